@@ -24,7 +24,11 @@ target_include_directories(boxy_world_freestanding INTERFACE ${BOXY_INCLUDE_DIRS
 # Microsoft calling convention for firmware calls.
 add_library(boxy_world_efi INTERFACE)
 target_link_libraries(boxy_world_efi INTERFACE boxy_world_freestanding)
-target_compile_options(boxy_world_efi INTERFACE -fpic -fshort-wchar -maccumulate-outgoing-args)
+# Hidden visibility and no STB_GNU_UNIQUE: every symbol binds inside the
+# image, so the only dynamic relocations are R_X86_64_RELATIVE, the one kind
+# gnu-efi's self-relocation applies (cmake/check-relative-relocs.sh).
+target_compile_options(boxy_world_efi INTERFACE -fpic -fshort-wchar -maccumulate-outgoing-args
+  -fvisibility=hidden $<$<COMPILE_LANGUAGE:CXX>:-fno-gnu-unique>)
 target_compile_definitions(boxy_world_efi INTERFACE GNU_EFI_USE_MS_ABI)
 target_include_directories(boxy_world_efi SYSTEM INTERFACE /usr/include/efi /usr/include/efi/x86_64)
 
