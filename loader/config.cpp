@@ -26,12 +26,15 @@ private:
     ConfigError error_;
 };
 
-constexpr bool is_space(char c) { return c == ' ' || c == '\t'; }
+constexpr bool is_space(char c)
+{
+    return c == ' ' || c == '\t';
+}
 
 constexpr bool is_bare_key_char(char c)
 {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '_' || c == '-';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+           c == '-';
 }
 
 constexpr int hex_value(char c)
@@ -84,37 +87,38 @@ Result<void, ConfigError> parse_escape(Cursor& cur, unsigned line, Value& out)
     }
     const char c = cur.take();
     switch (c) {
-    case '"': out.push_back('"'); return {};
-    case '\\': out.push_back('\\'); return {};
-    case 'b': out.push_back('\b'); return {};
-    case 't': out.push_back('\t'); return {};
-    case 'n': out.push_back('\n'); return {};
-    case 'f': out.push_back('\f'); return {};
-    case 'r': out.push_back('\r'); return {};
-    case 'u':
-    case 'U': {
-        const int digits = c == 'u' ? 4 : 8;
-        char32_t cp = 0;
-        for (int i = 0; i < digits; ++i) {
-            const int v = cur.done() ? -1 : hex_value(cur.take());
-            if (v < 0) {
-                return LineError(line) << "bad \\" << std::string_view{&c, 1}
-                                       << " escape: expected hex digits";
+        case '"': out.push_back('"'); return {};
+        case '\\': out.push_back('\\'); return {};
+        case 'b': out.push_back('\b'); return {};
+        case 't': out.push_back('\t'); return {};
+        case 'n': out.push_back('\n'); return {};
+        case 'f': out.push_back('\f'); return {};
+        case 'r': out.push_back('\r'); return {};
+        case 'u':
+        case 'U': {
+            const int digits = c == 'u' ? 4 : 8;
+            char32_t cp = 0;
+            for (int i = 0; i < digits; ++i) {
+                const int v = cur.done() ? -1 : hex_value(cur.take());
+                if (v < 0) {
+                    return LineError(line)
+                           << "bad \\" << std::string_view{&c, 1} << " escape: expected hex digits";
+                }
+                cp = (cp << 4) | static_cast<char32_t>(v);
             }
-            cp = (cp << 4) | static_cast<char32_t>(v);
+            char buf[4];
+            const std::size_t n = encode_utf8(cp, buf);
+            if (n == 0) {
+                return LineError(line) << "\\u escape is not a Unicode scalar value";
+            }
+            out.append(std::string_view{buf, n});
+            return {};
         }
-        char buf[4];
-        const std::size_t n = encode_utf8(cp, buf);
-        if (n == 0) {
-            return LineError(line) << "\\u escape is not a Unicode scalar value";
-        }
-        out.append(std::string_view{buf, n});
-        return {};
-    }
-    default:
-        return LineError(line) << "invalid escape '\\" << std::string_view{&c, 1}
-                               << "' in a double-quoted string; write paths in single quotes "
-                                  "(next = '\\EFI\\debian\\grubx64.efi') or double each backslash";
+        default:
+            return LineError(line)
+                   << "invalid escape '\\" << std::string_view{&c, 1}
+                   << "' in a double-quoted string; write paths in single quotes "
+                      "(next = '\\EFI\\debian\\grubx64.efi') or double each backslash";
     }
 }
 
@@ -131,8 +135,8 @@ Result<void, ConfigError> parse_string(Cursor& cur, unsigned line, Value& out)
     cur.take();
     while (true) {
         if (cur.done()) {
-            return LineError(line) << "unterminated string (missing closing " << std::string_view{&quote, 1}
-                                   << ")";
+            return LineError(line)
+                   << "unterminated string (missing closing " << std::string_view{&quote, 1} << ")";
         }
         const char c = cur.take();
         if (c == quote) {

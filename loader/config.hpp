@@ -22,7 +22,7 @@
 
 namespace boxy::loader {
 
-inline constexpr std::size_t kMaxConfigBytes = 64 * 1024;
+inline constexpr std::size_t kMaxConfigBytes = std::size_t{64} * 1024;
 inline constexpr std::size_t kMaxPathBytes = 512;
 inline constexpr std::size_t kMaxOptionsBytes = 2048;
 

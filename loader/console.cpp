@@ -22,7 +22,8 @@ bool device_path_has_uart(EFI_DEVICE_PATH* node)
 {
     // A device path ends with an End node; bound the walk regardless.
     for (unsigned i = 0; node != nullptr && i < 64 && !IsDevicePathEnd(node); ++i) {
-        if (DevicePathType(node) == kMessagingDevicePath && DevicePathSubType(node) == kUartSubtype) {
+        if (DevicePathType(node) == kMessagingDevicePath &&
+            DevicePathSubType(node) == kUartSubtype) {
             return true;
         }
         if (static_cast<std::size_t>(DevicePathNodeLength(node)) < sizeof(EFI_DEVICE_PATH)) {
@@ -48,7 +49,7 @@ bool firmware_console_on_serial()
     for (UINTN i = 0; i < count && !found; ++i) {
         EFI_DEVICE_PATH* path = nullptr;
         if (!efi_failed(BS->HandleProtocol(handles[i], &device_path_guid,
-                                          reinterpret_cast<void**>(&path)))) {
+                                           reinterpret_cast<void**>(&path)))) {
             found = device_path_has_uart(path);
         }
     }

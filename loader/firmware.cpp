@@ -47,7 +47,8 @@ Result<OwnImage, EFI_STATUS> locate_own_image(EFI_HANDLE image)
     return own;
 }
 
-Result<PoolBuffer, EFI_STATUS> read_file(EFI_HANDLE device, const EfiPath& path, std::size_t max_bytes)
+Result<PoolBuffer, EFI_STATUS> read_file(EFI_HANDLE device, const EfiPath& path,
+                                         std::size_t max_bytes)
 {
     char16_t name[kMaxPathBytes + 1];
     if (!to_ucs2(path, name)) {

@@ -38,10 +38,7 @@ public:
     {
         return {static_cast<const std::uint8_t*>(data_), size_};
     }
-    [[nodiscard]] std::string_view text() const
-    {
-        return {static_cast<const char*>(data_), size_};
-    }
+    [[nodiscard]] std::string_view text() const { return {static_cast<const char*>(data_), size_}; }
 
 private:
     void* data_{nullptr};
@@ -51,7 +48,7 @@ private:
 struct OwnImage {
     EFI_HANDLE handle{nullptr};
     EFI_HANDLE device{nullptr};  // the volume boxy.efi was loaded from
-    EfiPath path;  // "\EFI\boxy\boxy.efi"
+    EfiPath path;                // "\EFI\boxy\boxy.efi"
 };
 
 [[nodiscard]] Result<OwnImage, EFI_STATUS> locate_own_image(EFI_HANDLE image);
@@ -66,7 +63,7 @@ struct OwnImage {
 
 struct ChainloadTarget {
     EFI_DEVICE_PATH* device_path{nullptr};
-    bool boot_policy{false};  // TRUE for BootOrder entries (UEFI 2.10, 7.4 LoadImage)
+    bool boot_policy{false};           // TRUE for BootOrder entries (UEFI 2.10, 7.4 LoadImage)
     std::u16string_view load_options;  // UCS-2, without the NUL
 };
 
@@ -77,7 +74,8 @@ struct ChainloadError {
 
 // LoadImage + StartImage. Returns only if the image could not be loaded or
 // it returned (an OS loader that returns has failed).
-[[nodiscard]] Result<void, ChainloadError> chainload(EFI_HANDLE parent, const ChainloadTarget& target);
+[[nodiscard]] Result<void, ChainloadError> chainload(EFI_HANDLE parent,
+                                                     const ChainloadTarget& target);
 
 // A device path for `path` on the volume `device` (pool allocated by
 // gnu-efi); nullptr if out of memory.

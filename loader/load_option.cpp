@@ -33,9 +33,9 @@ std::uint32_t read_u32(Bytes b, std::size_t at)
 std::string_view to_string(DevicePathError e)
 {
     switch (e) {
-    case DevicePathError::truncated_node: return "device path node runs past the end";
-    case DevicePathError::bad_node_length: return "device path node shorter than its header";
-    case DevicePathError::no_end_node: return "device path has no end node";
+        case DevicePathError::truncated_node: return "device path node runs past the end";
+        case DevicePathError::bad_node_length: return "device path node shorter than its header";
+        case DevicePathError::no_end_node: return "device path has no end node";
     }
     return "unknown device path error";
 }
@@ -43,10 +43,12 @@ std::string_view to_string(DevicePathError e)
 std::string_view to_string(LoadOptionError e)
 {
     switch (e) {
-    case LoadOptionError::too_short: return "load option shorter than its header";
-    case LoadOptionError::unterminated_description: return "load option description not terminated";
-    case LoadOptionError::file_path_list_overrun: return "load option file path list overruns it";
-    case LoadOptionError::bad_file_path_list: return "load option file path list is malformed";
+        case LoadOptionError::too_short: return "load option shorter than its header";
+        case LoadOptionError::unterminated_description:
+            return "load option description not terminated";
+        case LoadOptionError::file_path_list_overrun:
+            return "load option file path list overruns it";
+        case LoadOptionError::bad_file_path_list: return "load option file path list is malformed";
     }
     return "unknown load option error";
 }
@@ -129,7 +131,8 @@ EfiPath file_path_of(Bytes device_path)
             char16_t name[kMaxPathBytes + 1]{};
             std::size_t n = 0;
             for (; n < units && n < kMaxPathBytes; ++n) {
-                name[n] = static_cast<char16_t>(read_u16(device_path, at + kNodeHeaderBytes + 2 * n));
+                name[n] =
+                    static_cast<char16_t>(read_u16(device_path, at + kNodeHeaderBytes + 2 * n));
             }
             char utf8[kMaxPathBytes + 1];
             ucs2_to_utf8(name, n, utf8, sizeof utf8);
@@ -145,8 +148,8 @@ EfiPath file_path_of(Bytes device_path)
     return out;
 }
 
-std::span<const std::uint16_t> entries_after(std::span<const std::uint16_t> order,
-                                             bool has_current, std::uint16_t current)
+std::span<const std::uint16_t> entries_after(std::span<const std::uint16_t> order, bool has_current,
+                                             std::uint16_t current)
 {
     if (has_current) {
         for (std::size_t i = 0; i < order.size(); ++i) {

@@ -16,14 +16,14 @@ namespace boxy::loader {
 using Bytes = std::span<const std::uint8_t>;
 
 struct LoadOption {
-    static constexpr std::uint32_t kActive = 0x1;  // LOAD_OPTION_ACTIVE
+    static constexpr std::uint32_t kActive = 0x1;           // LOAD_OPTION_ACTIVE
     static constexpr std::uint32_t kCategoryMask = 0x1F00;  // LOAD_OPTION_CATEGORY
     static constexpr std::uint32_t kCategoryBoot = 0x0000;  // LOAD_OPTION_CATEGORY_BOOT
 
     std::uint32_t attributes{0};
-    Bytes description;  // UCS-2 code units, little endian, without the NUL
+    Bytes description;     // UCS-2 code units, little endian, without the NUL
     Bytes file_path_list;  // device path(s), FilePathListLength bytes
-    Bytes optional_data;  // load options passed to the image
+    Bytes optional_data;   // load options passed to the image
 
     [[nodiscard]] bool active() const { return (attributes & kActive) != 0; }
     // A boot manager boots only active options of the boot category
@@ -36,16 +36,16 @@ struct LoadOption {
 };
 
 enum class DevicePathError {
-    truncated_node,  // a node header or body runs past the buffer
+    truncated_node,   // a node header or body runs past the buffer
     bad_node_length,  // a node shorter than its 4-byte header
-    no_end_node,  // the buffer ends before an End of Entire Device Path node
+    no_end_node,      // the buffer ends before an End of Entire Device Path node
 };
 
 enum class LoadOptionError {
     too_short,  // smaller than the fixed header
     unterminated_description,
     file_path_list_overrun,  // FilePathListLength past the end
-    bad_file_path_list,  // the device path inside is malformed
+    bad_file_path_list,      // the device path inside is malformed
 };
 
 [[nodiscard]] std::string_view to_string(DevicePathError e);
@@ -65,7 +65,6 @@ enum class LoadOptionError {
 // BootCurrent is unknown or not in BootOrder (started from a shell or by
 // BootNext), every entry is a candidate.
 [[nodiscard]] std::span<const std::uint16_t> entries_after(std::span<const std::uint16_t> order,
-                                                           bool has_current,
-                                                           std::uint16_t current);
+                                                           bool has_current, std::uint16_t current);
 
 }  // namespace boxy::loader

@@ -91,8 +91,9 @@ EFI_STATUS boot_from_boot_order(const OwnImage& own)
         }
         const bool has_current = current && current->bytes().size() == 2;
         const std::uint16_t current_id =
-            has_current ? static_cast<std::uint16_t>(current->bytes()[0] | (current->bytes()[1] << 8))
-                        : 0;
+            has_current
+                ? static_cast<std::uint16_t>(current->bytes()[0] | (current->bytes()[1] << 8))
+                : 0;
         for (const std::uint16_t id : entries_after({entries, count}, has_current, current_id)) {
             char16_t name[9] = u"Boot0000";
             constexpr std::string_view kHex = "0123456789ABCDEF";
@@ -107,19 +108,20 @@ EFI_STATUS boot_from_boot_order(const OwnImage& own)
             }
             auto option = parse_load_option(variable->bytes());
             if (!option) {
-                console << kPrefix << "skipping " << label.view() << ": " << to_string(option.error())
-                        << "\n";
+                console << kPrefix << "skipping " << label.view() << ": "
+                        << to_string(option.error()) << "\n";
                 continue;
             }
             const EfiPath file = file_path_of(option->file_path_list);
-            if (!option->boots_automatically() || (!file.empty() && same_file(file.view(), own.path.view()))) {
+            if (!option->boots_automatically() ||
+                (!file.empty() && same_file(file.view(), own.path.view()))) {
                 continue;
             }
             char description[128];
             ucs2_to_utf8(reinterpret_cast<const char16_t*>(option->description.data()),
                          option->description.size() / 2, description, sizeof description);
-            console << kPrefix << "starting " << label.view() << " '" << std::string_view{description}
-                    << "'\n";
+            console << kPrefix << "starting " << label.view() << " '"
+                    << std::string_view{description} << "'\n";
             // Optional data is what the boot manager passes as load options.
             // Copy it out: it may be unaligned inside the variable.
             Ucs2Options options;

@@ -4,9 +4,15 @@
 namespace boxy::loader {
 namespace {
 
-constexpr bool is_separator(char c) { return c == '\\' || c == '/'; }
+constexpr bool is_separator(char c)
+{
+    return c == '\\' || c == '/';
+}
 
-constexpr char ascii_lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
+constexpr char ascii_lower(char c)
+{
+    return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+}
 
 Unexpected<PathError> path_error(std::string_view message, std::string_view path)
 {

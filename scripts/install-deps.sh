@@ -10,7 +10,7 @@ packages=(
   # build: the three worlds
   build-essential cmake git pkg-config file gnu-efi libzycore-dev dpkg-dev
   # host world: tests and fuzzing
-  catch2 clang libclang-rt-14-dev
+  catch2 clang clang-format clang-tidy libclang-rt-14-dev python3
   # end-to-end: emulator, firmware, ESP and initramfs tools
   qemu-system-x86 ovmf mtools dosfstools busybox-static cpio xz-utils zstd
 )

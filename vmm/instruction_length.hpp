@@ -16,13 +16,13 @@ namespace boxy::vmm {
 enum class CpuMode : std::uint8_t { real16, protected16, protected32, long64 };
 
 enum class DecodeError : std::uint8_t {
-    no_bytes,  // empty input
-    invalid,  // not a valid instruction in this mode
+    no_bytes,   // empty input
+    invalid,    // not a valid instruction in this mode
     truncated,  // the bytes end inside the instruction
 };
 
 // Length in bytes (1..15) of the instruction at the start of `bytes`.
-[[nodiscard]] Result<std::uint8_t, DecodeError> instruction_length(std::span<const std::uint8_t> bytes,
-                                                                   CpuMode mode);
+[[nodiscard]] Result<std::uint8_t, DecodeError> instruction_length(
+    std::span<const std::uint8_t> bytes, CpuMode mode);
 
 }  // namespace boxy::vmm

@@ -42,7 +42,16 @@ public:
             new (&storage_.error) E(other.storage_.error);
         }
     }
+    Result(Result&& other) noexcept : has_value_{other.has_value_}
+    {
+        if (has_value_) {
+            new (&storage_.value) T(std::move(other.storage_.value));
+        } else {
+            new (&storage_.error) E(std::move(other.storage_.error));
+        }
+    }
     Result& operator=(const Result&) = delete;
+    Result& operator=(Result&&) = delete;
     ~Result()
     {
         if (has_value_) {
@@ -66,9 +75,17 @@ public:
     [[nodiscard]] constexpr const E& error() const { return storage_.error; }
 
 private:
+    // Members are constructed and destroyed by Result itself; "= default"
+    // would be deleted for non-trivial members, hence the empty bodies.
     union Storage {
+        // NOLINTNEXTLINE(modernize-use-equals-default)
         Storage() {}
+        // NOLINTNEXTLINE(modernize-use-equals-default)
         ~Storage() {}
+        Storage(const Storage&) = delete;
+        Storage(Storage&&) = delete;
+        Storage& operator=(const Storage&) = delete;
+        Storage& operator=(Storage&&) = delete;
         T value;
         E error;
     } storage_;
@@ -96,10 +113,10 @@ private:
 
 // Propagate an error from an expression returning Result<_, E> to a caller
 // returning Result<_, E>.
-#define BOXY_TRY(expr)                                      \
-    do {                                                    \
-        auto boxy_try_result_ = (expr);                     \
-        if (!boxy_try_result_) {                            \
+#define BOXY_TRY(expr)                                           \
+    do {                                                         \
+        auto boxy_try_result_ = (expr);                          \
+        if (!boxy_try_result_) {                                 \
             return ::boxy::make_error(boxy_try_result_.error()); \
-        }                                                   \
+        }                                                        \
     } while (false)

@@ -70,7 +70,8 @@ TEST_CASE("config: malformed lines name the line and the fix")
           "1: quoted keys are not supported; write the key bare, like next");
     CHECK(error_of("= 'a'") == "1: expected a key, like: next = '\\EFI\\debian\\grubx64.efi'");
     CHECK(error_of("next =") == "1: missing value for key 'next'");
-    CHECK(error_of("next = \"\"\"a\"\"\"") == "1: multi-line strings are not supported in boxy.conf");
+    CHECK(error_of("next = \"\"\"a\"\"\"") ==
+          "1: multi-line strings are not supported in boxy.conf");
     CHECK(error_of("next = \"\\tools\\\\x.efi\"") ==
           "1: value of 'next' contains a control character (a \\t or \\n escape in a "
           "double-quoted path? use single quotes)");

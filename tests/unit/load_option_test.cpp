@@ -38,7 +38,10 @@ ByteVec file_node(std::u16string_view name)
     return node;
 }
 
-ByteVec end_node() { return {0x7F, 0xFF, 0x04, 0x00}; }
+ByteVec end_node()
+{
+    return {0x7F, 0xFF, 0x04, 0x00};
+}
 
 // A hard-drive media node (type 4, subtype 1), 42 bytes, content irrelevant.
 ByteVec hd_node()
@@ -75,7 +78,8 @@ ByteVec load_option(std::uint32_t attributes, std::u16string_view description, c
 
 TEST_CASE("load option: a well-formed Boot#### entry")
 {
-    const ByteVec path = device_path({hd_node(), file_node(u"\\EFI\\debian\\shimx64.efi"), end_node()});
+    const ByteVec path =
+        device_path({hd_node(), file_node(u"\\EFI\\debian\\shimx64.efi"), end_node()});
     const ByteVec bytes = load_option(LoadOption::kActive, u"debian", path, u"quiet");
     auto option = parse_load_option(bytes);
     REQUIRE(option.has_value());

@@ -42,7 +42,8 @@ TEST_CASE("path: resolve absolute and relative paths")
 TEST_CASE("path: bad paths are errors")
 {
     CHECK(resolved("\\", "") == "error: empty path: ''");
-    CHECK(resolved("\\", "\\EFI\\") == "error: path names a directory, not an EFI image: '\\EFI\\'");
+    CHECK(resolved("\\", "\\EFI\\") ==
+          "error: path names a directory, not an EFI image: '\\EFI\\'");
     CHECK(resolved("\\", "..\\x.efi") ==
           "error: path goes above the root of the volume (or is too deep): '..\\x.efi'");
     CHECK(resolved("\\", "\\.") == "error: path names the root directory: '\\.'");

@@ -26,9 +26,9 @@ TEST_CASE("utf: malformed UTF-8 is rejected")
 {
     CHECK(is_valid_utf8("plain ascii"));
     CHECK(is_valid_utf8("\xC3\xA9"));
-    CHECK_FALSE(is_valid_utf8("\xC3"));  // truncated
-    CHECK_FALSE(is_valid_utf8("\xC0\xAF"));  // overlong '/'
-    CHECK_FALSE(is_valid_utf8("\xED\xA0\x80"));  // surrogate
+    CHECK_FALSE(is_valid_utf8("\xC3"));              // truncated
+    CHECK_FALSE(is_valid_utf8("\xC0\xAF"));          // overlong '/'
+    CHECK_FALSE(is_valid_utf8("\xED\xA0\x80"));      // surrogate
     CHECK_FALSE(is_valid_utf8("\xF4\x90\x80\x80"));  // above U+10FFFF
     CHECK_FALSE(is_valid_utf8("\xFF"));
 }

@@ -7,14 +7,14 @@ namespace {
 
 // 16550 register offsets and bits (National Semiconductor PC16550D data
 // sheet, table II).
-constexpr std::uint16_t kTransmit = 0;  // THR, DLAB=0
-constexpr std::uint16_t kDivisorLow = 0;  // DLL, DLAB=1
+constexpr std::uint16_t kTransmit = 0;         // THR, DLAB=0
+constexpr std::uint16_t kDivisorLow = 0;       // DLL, DLAB=1
 constexpr std::uint16_t kInterruptEnable = 1;  // IER, DLAB=0
-constexpr std::uint16_t kDivisorHigh = 1;  // DLM, DLAB=1
-constexpr std::uint16_t kFifoControl = 2;  // FCR
-constexpr std::uint16_t kLineControl = 3;  // LCR
-constexpr std::uint16_t kModemControl = 4;  // MCR
-constexpr std::uint16_t kLineStatus = 5;  // LSR
+constexpr std::uint16_t kDivisorHigh = 1;      // DLM, DLAB=1
+constexpr std::uint16_t kFifoControl = 2;      // FCR
+constexpr std::uint16_t kLineControl = 3;      // LCR
+constexpr std::uint16_t kModemControl = 4;     // MCR
+constexpr std::uint16_t kLineStatus = 5;       // LSR
 
 constexpr std::uint8_t kLcrDlab = 0x80;
 constexpr std::uint8_t kLcr8N1 = 0x03;
@@ -36,8 +36,7 @@ bool Uart16550::init()
     }
     const std::uint8_t lcr = inb(reg(kLineControl));
     outb(reg(kLineControl), static_cast<std::uint8_t>(lcr | kLcrDlab));
-    const unsigned divisor = inb(reg(kDivisorLow)) |
-                             (inb(reg(kDivisorHigh)) << 8);
+    const unsigned divisor = inb(reg(kDivisorLow)) | (inb(reg(kDivisorHigh)) << 8);
     outb(reg(kLineControl), lcr);
     if (divisor == 0) {
         outb(reg(kInterruptEnable), 0);
@@ -45,7 +44,7 @@ bool Uart16550::init()
         outb(reg(kDivisorLow), kDivisor115200 & 0xFF);
         outb(reg(kDivisorHigh), kDivisor115200 >> 8);
         outb(reg(kLineControl), kLcr8N1);
-        outb(reg(kFifoControl), 0x07);  // enable, clear FIFOs
+        outb(reg(kFifoControl), 0x07);   // enable, clear FIFOs
         outb(reg(kModemControl), 0x03);  // DTR, RTS
     }
     present_ = true;

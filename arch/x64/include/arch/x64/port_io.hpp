@@ -23,6 +23,9 @@ inline void outb(std::uint16_t port, std::uint8_t value)
 }
 
 // PAUSE hints a spin-wait loop to the CPU (SDM Vol. 2B, "PAUSE").
-inline void cpu_relax() { asm volatile("pause" ::: "memory"); }
+inline void cpu_relax()
+{
+    asm volatile("pause" ::: "memory");
+}
 
 }  // namespace boxy::x64
