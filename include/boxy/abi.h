@@ -12,6 +12,8 @@
 #ifndef BOXY_ABI_H
 #define BOXY_ABI_H
 
+/* C, not C++: <stdint.h> and typedef are what both languages accept. */
+/* NOLINTBEGIN(modernize-deprecated-headers,modernize-use-using) */
 #ifdef __KERNEL__
 #include <linux/types.h>
 typedef __u32 boxy_u32;
@@ -21,6 +23,7 @@ typedef __u64 boxy_u64;
 typedef uint32_t boxy_u32;
 typedef uint64_t boxy_u64;
 #endif
+/* NOLINTEND(modernize-deprecated-headers,modernize-use-using) */
 
 #ifdef __cplusplus
 #define BOXY_ABI_STATIC_ASSERT(cond, msg) static_assert(cond, msg)
@@ -141,6 +144,7 @@ typedef uint64_t boxy_u64;
  * keeps running, so they are not one instant's snapshot: total_exits may
  * differ from the sum of exits_by_reason by the exits in flight.
  */
+/* NOLINTNEXTLINE(readability-identifier-naming): named the C way */
 struct boxy_cpu_stats {
     boxy_u32 size;         /* bytes the VMM filled: sizeof(struct boxy_cpu_stats) */
     boxy_u32 cpu_index;    /* as passed in RDI */

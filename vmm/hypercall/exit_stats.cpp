@@ -68,7 +68,10 @@ std::uint64_t ExitStats::count(ExitReason reason) const
     return index < kExitReasonCount ? load(by_reason_[index]) : 0;
 }
 
-std::uint64_t ExitStats::total() const { return load(total_); }
+std::uint64_t ExitStats::total() const
+{
+    return load(total_);
+}
 
 boxy_cpu_stats ExitStats::snapshot() const
 {
