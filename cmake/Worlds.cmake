@@ -11,10 +11,14 @@ set(BOXY_CXX_WARNINGS -Wold-style-cast -Wnon-virtual-dtor)
 # Freestanding: the VMM and everything it links. No libc, no C++ runtime
 # (exceptions, RTTI, thread-safe statics), no red zone (interrupts and VM
 # exits may land on the stack), no SSE/AVX (guest FPU state is not ours).
+# Position independent with hidden visibility and no STB_GNU_UNIQUE: the VMM
+# and boxy.efi are relocated at load time by code that applies only
+# R_X86_64_RELATIVE (cmake/check-relative-relocs.sh checks the links).
 add_library(boxy_world_freestanding INTERFACE)
 target_compile_options(boxy_world_freestanding INTERFACE
   -ffreestanding -fno-stack-protector -mno-red-zone -mgeneral-regs-only
-  -fno-asynchronous-unwind-tables -fno-common
+  -fno-asynchronous-unwind-tables -fno-common -fPIC -fvisibility=hidden
+  $<$<COMPILE_LANGUAGE:CXX>:-fno-gnu-unique>
   $<$<COMPILE_LANGUAGE:CXX>:-fno-exceptions -fno-rtti -fno-threadsafe-statics -fno-use-cxa-atexit>
   ${BOXY_WARNINGS} $<$<COMPILE_LANGUAGE:CXX>:${BOXY_CXX_WARNINGS}>)
 target_include_directories(boxy_world_freestanding INTERFACE ${BOXY_INCLUDE_DIRS})
@@ -24,11 +28,7 @@ target_include_directories(boxy_world_freestanding INTERFACE ${BOXY_INCLUDE_DIRS
 # Microsoft calling convention for firmware calls.
 add_library(boxy_world_efi INTERFACE)
 target_link_libraries(boxy_world_efi INTERFACE boxy_world_freestanding)
-# Hidden visibility and no STB_GNU_UNIQUE: every symbol binds inside the
-# image, so the only dynamic relocations are R_X86_64_RELATIVE, the one kind
-# gnu-efi's self-relocation applies (cmake/check-relative-relocs.sh).
-target_compile_options(boxy_world_efi INTERFACE -fpic -fshort-wchar -maccumulate-outgoing-args
-  -fvisibility=hidden $<$<COMPILE_LANGUAGE:CXX>:-fno-gnu-unique>)
+target_compile_options(boxy_world_efi INTERFACE -fshort-wchar -maccumulate-outgoing-args)
 target_compile_definitions(boxy_world_efi INTERFACE GNU_EFI_USE_MS_ABI)
 target_include_directories(boxy_world_efi SYSTEM INTERFACE /usr/include/efi /usr/include/efi/x86_64)
 

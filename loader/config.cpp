@@ -158,6 +158,7 @@ struct KeySpec {
 constexpr KeySpec kKeys[] = {
     {"next", kMaxPathBytes},
     {"options", kMaxOptionsBytes},
+    {"hypervisor", 8},
 };
 
 // Control characters in a value are always a mistake (often "\t" or "\n" in
@@ -183,7 +184,8 @@ Result<void, ConfigError> store(Config& config, std::string_view key, const Valu
         }
     }
     if (spec == nullptr) {
-        return LineError(line) << "unknown key '" << key << "' (known keys: next, options)";
+        return LineError(line) << "unknown key '" << key
+                               << "' (known keys: next, options, hypervisor)";
     }
     if (value.truncated() || value.size() > spec->max_bytes) {
         FixedString<24> limit;
@@ -195,6 +197,17 @@ Result<void, ConfigError> store(Config& config, std::string_view key, const Valu
         return LineError(line) << "value of '" << key
                                << "' contains a control character (a \\t or \\n escape in a "
                                   "double-quoted path? use single quotes)";
+    }
+    if (key == "hypervisor") {
+        if (config.has_hypervisor) {
+            return LineError(line) << "duplicate key 'hypervisor'";
+        }
+        if (value.view() != "on" && value.view() != "off") {
+            return LineError(line) << "'hypervisor' must be \"on\" or \"off\"";
+        }
+        config.hypervisor = value.view() == "on";
+        config.has_hypervisor = true;
+        return {};
     }
     if (key == "next") {
         if (config.has_next) {

@@ -34,6 +34,10 @@ struct Config {
     FixedString<kMaxOptionsBytes + 1> options;
     bool has_next{false};
     bool has_options{false};
+    // `hypervisor = "off"` boots the OS without Boxy (troubleshooting, and
+    // the baseline of the boot benchmark).
+    bool hypervisor{true};
+    bool has_hypervisor{false};
 };
 
 struct ConfigError {

@@ -11,6 +11,7 @@
 #include "console.hpp"
 #include "efi.hpp"
 #include "firmware.hpp"
+#include "hypervisor.hpp"
 #include "load_option.hpp"
 #include "path.hpp"
 #include "utf.hpp"
@@ -181,6 +182,7 @@ EFI_STATUS run(EFI_HANDLE image, EFI_SYSTEM_TABLE* system_table)
     if (!text) {
         if (text.error() == EFI_NOT_FOUND) {
             console << kPrefix << "no " << conf_path->view() << "; booting the next boot entry\n";
+            (void)start_hypervisor(image);
             return boot_from_boot_order(*own);
         }
         console << kPrefix << "error: cannot read " << conf_path->view() << ": ";
@@ -196,6 +198,11 @@ EFI_STATUS run(EFI_HANDLE image, EFI_SYSTEM_TABLE* system_table)
         console << ": " << config.error().message.view() << "\n"
                 << kPrefix << "fix boxy.conf; returning to the firmware\n";
         return EFI_INVALID_PARAMETER;
+    }
+    if (config->hypervisor) {
+        (void)start_hypervisor(image);
+    } else {
+        console << kPrefix << "hypervisor = \"off\" in boxy.conf: booting without Boxy\n";
     }
     if (!config->has_next) {
         if (config->has_options) {

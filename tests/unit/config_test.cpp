@@ -60,7 +60,7 @@ TEST_CASE("config: malformed lines name the line and the fix")
     CHECK(error_of("next = '\\vmlinuz") == "1: unterminated string (missing closing ')");
     CHECK(error_of("next = \"x") == "1: unterminated string (missing closing \")");
     CHECK(error_of("next = 'a' 'b'") == "1: unexpected text after the value of 'next'");
-    CHECK(error_of("nxt = 'a'") == "1: unknown key 'nxt' (known keys: next, options)");
+    CHECK(error_of("nxt = 'a'") == "1: unknown key 'nxt' (known keys: next, options, hypervisor)");
     CHECK(error_of("next = 'a'\nnext = 'b'") == "2: duplicate key 'next'");
     CHECK(error_of("options = 'a'\noptions = 'b'") == "2: duplicate key 'options'");
     CHECK(error_of("next = ''") == "1: 'next' is empty; give the path of an EFI image");
@@ -95,4 +95,19 @@ TEST_CASE("config: limits")
 
     const std::string huge(boxy::loader::kMaxConfigBytes + 1, '#');
     CHECK(error_of(huge) == "0: boxy.conf is larger than 64 KiB");
+}
+
+TEST_CASE("config: hypervisor on and off")
+{
+    auto defaults = parse_config("next = '\\vmlinuz'");
+    REQUIRE(defaults.has_value());
+    CHECK(defaults->hypervisor);
+    auto off = parse_config("hypervisor = \"off\"");
+    REQUIRE(off.has_value());
+    CHECK_FALSE(off->hypervisor);
+    auto on = parse_config("hypervisor = 'on'");
+    REQUIRE(on.has_value());
+    CHECK(on->hypervisor);
+    CHECK(error_of("hypervisor = 'yes'") == "1: 'hypervisor' must be \"on\" or \"off\"");
+    CHECK(error_of("hypervisor = 'on'\nhypervisor = 'off'") == "2: duplicate key 'hypervisor'");
 }

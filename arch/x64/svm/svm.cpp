@@ -1,0 +1,213 @@
+// SPDX-License-Identifier: MIT
+#include "svm.hpp"
+
+#include "core/exits.hpp"
+#include "core/log.hpp"
+#include "core/vmm_state.hpp"
+#include "vmcb.hpp"
+
+#include <arch/x64/cpu.hpp>
+#include <arch/x64/msr.hpp>
+#include <arch/x64/port_io.hpp>
+#include <arch/x64/segment.hpp>
+
+extern "C" void boxy_svm_vmrun(boxy::vmm::GuestGprs* gprs, std::uint64_t vmcb_pa);
+
+namespace boxy::svm {
+namespace {
+
+namespace msr = x64::msr;
+using vmm::ExitReason;
+using vmm::GuestGprs;
+
+// The VMM runs identity-mapped: a physical address is its own pointer.
+Vmcb& vmcb_of(const vmm::PerCpu& cpu)
+{
+    return *reinterpret_cast<Vmcb*>(cpu.vmcb_pa);
+}
+
+VmcbSegment to_vmcb(const x64::SegmentState& s)
+{
+    return {s.selector, s.attributes, s.limit, s.base};
+}
+
+// Exit codes to neutral reasons (APM Vol. 2, Appendix C).
+ExitReason reason_of(std::uint64_t code, std::uint64_t info1)
+{
+    switch (code) {
+        case exit_code::kCpuid: return ExitReason::cpuid;
+        case exit_code::kMsr: return info1 == 0 ? ExitReason::msr_read : ExitReason::msr_write;
+        case exit_code::kVmmcall: return ExitReason::hypercall;
+        case exit_code::kNpf: return ExitReason::nested_page_fault;
+        case exit_code::kVmrun:
+        case exit_code::kVmload:
+        case exit_code::kVmsave:
+        case exit_code::kStgi:
+        case exit_code::kClgi:
+        case exit_code::kSkinit:
+        case exit_code::kInvlpga: return ExitReason::virtualization_instruction;
+        case exit_code::kShutdown: return ExitReason::shutdown;
+        case exit_code::kInit: return ExitReason::init;
+        case exit_code::kHlt: return ExitReason::hlt;
+        case exit_code::kIoio: return ExitReason::io;
+        case exit_code::kIntr: return ExitReason::interrupt;
+        case exit_code::kNmi: return ExitReason::nmi;
+        case exit_code::kXsetbv: return ExitReason::xsetbv;
+        case exit_code::kInvalid: return ExitReason::invalid_state;
+        default: break;
+    }
+    if (code >= exit_code::kExceptionBase && code < exit_code::kExceptionBase + 32) {
+        return ExitReason::exception;
+    }
+    return ExitReason::other;
+}
+
+// Length of the instruction that exited, where the exit reason fixes it.
+// With NRIP-save the CPU tells us; without it (QEMU TCG) these
+// instructions have one encoding each that compilers emit: CPUID 0F A2,
+// RDMSR 0F 32, WRMSR 0F 30, VMMCALL 0F 01 D9, and the SVM instructions
+// 0F 01 D8..DF.
+std::uint8_t fixed_length(ExitReason reason)
+{
+    switch (reason) {
+        case ExitReason::cpuid:
+        case ExitReason::msr_read:
+        case ExitReason::msr_write: return 2;
+        case ExitReason::hypercall:
+        case ExitReason::virtualization_instruction: return 3;
+        default: return 0;
+    }
+}
+
+void dump_and_stop(vmm::PerCpu& cpu, std::string_view why) noexcept
+{
+    const Vmcb& v = vmcb_of(cpu);
+    using vmm::log::Hex;
+    using vmm::log::Level;
+    using vmm::log::Line;
+    Line(Level::error, cpu.index) << "FATAL: " << why << " (exit code " << Hex{v.control.exit_code}
+                                  << ", info1 " << Hex{v.control.exit_info1} << ", info2 "
+                                  << Hex{v.control.exit_info2} << ")";
+    Line(Level::error, cpu.index) << "guest rip " << Hex{v.save.rip} << " rsp " << Hex{v.save.rsp}
+                                  << " rflags " << Hex{v.save.rflags} << " cpl " << v.save.cpl;
+    Line(Level::error, cpu.index) << "guest cr0 " << Hex{v.save.cr0} << " cr3 " << Hex{v.save.cr3}
+                                  << " cr4 " << Hex{v.save.cr4} << " efer " << Hex{v.save.efer};
+    Line(Level::error, cpu.index) << "guest cs " << Hex{v.save.cs.selector} << " base "
+                                  << Hex{v.save.cs.base} << " attrib " << Hex{v.save.cs.attrib};
+    const GuestGprs& g = cpu.gprs;
+    Line(Level::error, cpu.index) << "rax " << Hex{v.save.rax} << " rbx "
+                                  << Hex{g.r[GuestGprs::rbx]} << " rcx " << Hex{g.r[GuestGprs::rcx]}
+                                  << " rdx " << Hex{g.r[GuestGprs::rdx]};
+    Line(Level::error, cpu.index) << "VMM stopped on this CPU; the machine must be reset";
+    x64::halt_forever();
+}
+
+}  // namespace
+
+VmmStatus prepare_cpu(vmm::PerCpu& cpu, const LaunchContext& ctx, std::uint64_t rflags)
+{
+    auto& s = vmm::state();
+    Vmcb& v = vmcb_of(cpu);
+
+    // SVM on, host save area set (APM Vol. 2, 15.4 "Enabling SVM").
+    x64::wrmsr(msr::kEfer, x64::rdmsr(msr::kEfer) | msr::kEferSvme);
+    x64::wrmsr(msr::kVmHsavePa, cpu.host_save_pa);
+
+    // VMSAVE stores the current FS, GS, TR, LDTR (with their hidden parts),
+    // KernelGsBase and the SYSCALL/SYSENTER MSRs: exactly the guest's values.
+    asm volatile("vmsave %%rax" ::"a"(cpu.vmcb_pa) : "memory");
+
+    const auto gdtr = x64::read_gdtr();
+    const auto idtr = x64::read_idtr();
+    auto segment = [&gdtr](std::uint16_t selector) {
+        return to_vmcb(x64::read_segment(gdtr.base, gdtr.limit, selector, false));
+    };
+    v.save.cs = segment(x64::read_cs());
+    v.save.ss = segment(x64::read_ss());
+    v.save.ds = segment(x64::read_ds());
+    v.save.es = segment(x64::read_es());
+    v.save.gdtr = {0, 0, gdtr.limit, gdtr.base};
+    v.save.idtr = {0, 0, idtr.limit, idtr.base};
+    v.save.cpl = static_cast<std::uint8_t>((v.save.ss.attrib >> 5) & 3);
+    v.save.efer = x64::rdmsr(msr::kEfer);
+    v.save.cr0 = x64::read_cr0();
+    v.save.cr3 = x64::read_cr3();
+    v.save.cr4 = x64::read_cr4();
+    v.save.cr2 = x64::read_cr2();
+    v.save.dr7 = x64::read_dr7();
+    v.save.dr6 = 0xFFFF0FF0;  // architectural reset value (SDM Vol. 3, 18.2.3)
+    v.save.rflags = rflags;
+    v.save.rip = ctx.guest_rip;
+    v.save.rsp = ctx.guest_rsp;
+    v.save.rax = 0;  // the launch call "returns" 0 in the guest
+    v.save.g_pat = x64::rdmsr(msr::kPat);
+
+    // Intercepts: VMRUN must be (APM 15.5.1); CPUID and VMMCALL are the
+    // host's window on Boxy; MSRs by the permission map; the other SVM
+    // instructions so the host sees none; shutdown to reset cleanly.
+    v.control.intercept_misc1 =
+        misc1::kCpuid | misc1::kMsrProt | misc1::kShutdown | misc1::kInvlpga;
+    v.control.intercept_misc2 = misc2::kVmrun | misc2::kVmmcall | misc2::kVmload | misc2::kVmsave |
+                                misc2::kStgi | misc2::kClgi | misc2::kSkinit;
+    v.control.msrpm_base_pa = s.msr_permission_map_pa;
+    v.control.iopm_base_pa = s.io_permission_map_pa;
+    v.control.guest_asid = 1;   // ASID 0 is the host's (APM 15.16)
+    v.control.tlb_control = 1;  // flush this guest's TLB entries on the first VMRUN
+    v.control.np_enable = 1;
+    v.control.n_cr3 = s.host_npt.root().raw();
+    return VmmStatus::ok;
+}
+
+void run(vmm::PerCpu& cpu)
+{
+    auto& s = vmm::state();
+    Vmcb& v = vmcb_of(cpu);
+    for (;;) {
+        boxy_svm_vmrun(&cpu.gprs, cpu.vmcb_pa);
+        v.control.tlb_control = 0;
+        v.control.event_inject = 0;
+
+        vmm::ExitInfo exit;
+        exit.vendor_code = v.control.exit_code;
+        exit.reason = reason_of(v.control.exit_code, v.control.exit_info1);
+        exit.cpl = v.save.cpl;
+        if (exit.reason == ExitReason::nested_page_fault) {
+            exit.address = v.control.exit_info2;
+            exit.error_code = v.control.exit_info1;
+        }
+        vmm::GuestControl guest{v.save.rip, v.save.efer, msr::kEferSvme};
+        cpu.gprs.r[GuestGprs::rax] = v.save.rax;
+        const vmm::ExitAction action = vmm::handle_exit(cpu, exit, guest);
+        v.save.rax = cpu.gprs.r[GuestGprs::rax];
+        v.save.efer = guest.efer;
+
+        switch (action.kind) {
+            case vmm::ActionKind::advance: {
+                const std::uint8_t length = fixed_length(exit.reason);
+                if (s.nrip_save && v.control.next_rip != 0) {
+                    v.save.rip = v.control.next_rip;
+                } else if (length != 0) {
+                    v.save.rip += length;
+                } else {
+                    dump_and_stop(cpu, "cannot tell the length of the exiting instruction");
+                }
+                break;
+            }
+            case vmm::ActionKind::resume: break;
+            case vmm::ActionKind::inject_exception:
+                v.control.event_inject = action.vector | event::kTypeException | event::kValid |
+                                         (action.has_error ? event::kErrorCodeValid : 0) |
+                                         (static_cast<std::uint64_t>(action.error_code) << 32);
+                break;
+            case vmm::ActionKind::reset_machine:
+                vmm::log::Line(vmm::log::Level::warn, cpu.index)
+                    << action.why << ": resetting the machine";
+                // Reset Control Register (PCH/ICH 0xCF9): full reset.
+                x64::outb(0xCF9, 0x06);
+                x64::halt_forever();
+            case vmm::ActionKind::fatal: dump_and_stop(cpu, action.why);
+        }
+    }
+}
+
+}  // namespace boxy::svm

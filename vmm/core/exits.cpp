@@ -1,0 +1,165 @@
+// SPDX-License-Identifier: MIT
+#include "exits.hpp"
+
+#include "hypercall/cpuid_leaves.hpp"
+#include "hypercall/hypercall.hpp"
+#include "log.hpp"
+#include "vmm_state.hpp"
+
+#include <arch/x64/cpu.hpp>
+#include <arch/x64/msr.hpp>
+
+namespace boxy::vmm {
+namespace {
+
+namespace msr = x64::msr;
+using R = GuestGprs;
+
+constexpr ExitAction inject(std::uint8_t vector, std::string_view why)
+{
+    return {ActionKind::inject_exception, vector, vector == kVectorGp, 0, why};
+}
+
+void set_edx_eax(GuestGprs& g, std::uint64_t value)
+{
+    g.r[R::rax] = value & 0xFFFFFFFF;
+    g.r[R::rdx] = value >> 32;
+}
+
+// CPUID as the host sees it (docs/abi.md): the hypervisor-present bit, Boxy's
+// leaves at 0x40000000, and the virtualization extension hidden so the host
+// behaves as on a CPU without it (APM Vol. 3, E.4.2: Fn8000_0001 ECX[2] SVM).
+ExitAction handle_cpuid(GuestGprs& g)
+{
+    const auto leaf = static_cast<std::uint32_t>(g.r[R::rax]);
+    const auto subleaf = static_cast<std::uint32_t>(g.r[R::rcx]);
+    hypercall::CpuidRegisters out{};
+    if (!hypercall::boxy_cpuid_leaf(leaf, out)) {
+        const auto real = x64::cpuid(leaf, subleaf);
+        out = {real.eax, real.ebx, real.ecx, real.edx};
+        if (leaf == 1) {
+            out.ecx |= 1U << 31;  // hypervisor present (SDM Vol. 2A, CPUID, Table 3-10)
+        } else if (leaf == 0x80000001) {
+            out.ecx &= ~(1U << 2);  // SVM
+        } else if (leaf == 0x8000000A) {
+            out = {};  // SVM revision and features: none
+        }
+    }
+    g.r[R::rax] = out.eax;
+    g.r[R::rbx] = out.ebx;
+    g.r[R::rcx] = out.ecx;
+    g.r[R::rdx] = out.edx;
+    return {};
+}
+
+// Only the MSRs whose intercept bits vmm_init() sets arrive here.
+ExitAction handle_msr_read(GuestGprs& g, GuestControl& guest)
+{
+    switch (static_cast<std::uint32_t>(g.r[R::rcx])) {
+        case msr::kEfer: set_edx_eax(g, guest.efer & ~guest.efer_hidden_bits); return {};
+        // What an AMD CPU whose firmware disabled SVM reports (APM Vol. 2,
+        // 15.30.1): SVMDIS set and locked.
+        case msr::kVmCr: set_edx_eax(g, msr::kVmCrSvmDis | msr::kVmCrLock); return {};
+        case msr::kVmHsavePa: set_edx_eax(g, 0); return {};
+        default: return inject(kVectorGp, "read of an intercepted MSR");
+    }
+}
+
+ExitAction handle_msr_write(GuestGprs& g, GuestControl& guest)
+{
+    const std::uint64_t value = (g.r[R::rdx] << 32) | (g.r[R::rax] & 0xFFFFFFFF);
+    switch (static_cast<std::uint32_t>(g.r[R::rcx])) {
+        case msr::kEfer:
+            // Setting EFER.SVME without SVM is a reserved-bit write: #GP
+            // (APM Vol. 2, 3.1.7).
+            if ((value & guest.efer_hidden_bits) != 0) {
+                return inject(kVectorGp, "EFER.SVME write");
+            }
+            guest.efer = value | guest.efer_hidden_bits;
+            return {};
+        default: return inject(kVectorGp, "write of an intercepted MSR");
+    }
+}
+
+ExitAction handle_hypercall(PerCpu& cpu, const ExitInfo& exit)
+{
+    auto& s = state();
+    GuestGprs& g = cpu.gprs;
+    hypercall::HypercallRegisters regs{g.r[R::rax], g.r[R::rdi], g.r[R::rsi], g.r[R::rdx],
+                                       g.r[R::r10], g.r[R::r8],  g.r[R::r9]};
+    const hypercall::CallerContext ctx{exit.cpl, true, s.cpu_count};
+    // The host VM may have the VMM write to any memory its nested tables map
+    // to itself, never into the VMM's region.
+    auto permits = [&s](std::uint64_t gpa, std::uint64_t length) {
+        return gpa + length <= s.boot.phys_top && !is_vmm_memory(gpa, length);
+    };
+    const auto checker = hypercall::memory_checker_for(permits);
+    auto call = hypercall::decode(regs, ctx, checker);
+    if (!call) {
+        hypercall::complete_with_error(call.error(), regs);
+    } else {
+        switch (call->call) {
+            case hypercall::Call::version: hypercall::invoke_version(s.cpu_count, regs); break;
+            case hypercall::Call::get_stats: {
+                // Identity-mapped in the VMM's page tables; checked above.
+                auto write = [](std::uint64_t gpa, const void* bytes, std::size_t length) {
+                    auto* dst = reinterpret_cast<volatile std::uint8_t*>(gpa);
+                    const auto* src = static_cast<const std::uint8_t*>(bytes);
+                    for (std::size_t i = 0; i < length; ++i) {
+                        dst[i] = src[i];
+                    }
+                };
+                const auto writer = hypercall::memory_writer_for(write);
+                const auto& args = call->args.get_stats;
+                hypercall::invoke_get_stats(args, s.cpus[args.cpu_index]->stats, writer, regs);
+                break;
+            }
+        }
+    }
+    g.r[R::rax] = regs.rax;
+    g.r[R::rdi] = regs.rdi;
+    g.r[R::rsi] = regs.rsi;
+    g.r[R::rdx] = regs.rdx;
+    return {};
+}
+
+ExitAction handle_nested_page_fault(PerCpu& cpu, const ExitInfo& exit)
+{
+    if (is_vmm_memory(exit.address, 1)) {
+        // The host touched VMM memory: it is not mapped, and never will be.
+        // The access faults like an access to a non-existent page of a
+        // protected region (docs/architecture.md, "VMM memory").
+        log::Line(log::Level::warn, cpu.index)
+            << "host access to VMM memory at " << log::Hex{exit.address} << " refused (#GP)";
+        return inject(kVectorGp, "access to VMM memory");
+    }
+    log::Line(log::Level::error, cpu.index)
+        << "nested page fault outside VMM memory at " << log::Hex{exit.address} << ", error code "
+        << log::Hex{exit.error_code};
+    return {ActionKind::fatal, 0, false, 0, "nested page fault on memory the host owns"};
+}
+
+}  // namespace
+
+ExitAction handle_exit(PerCpu& cpu, const ExitInfo& exit, GuestControl& guest)
+{
+    cpu.stats.record(exit.reason);
+    switch (exit.reason) {
+        case ExitReason::cpuid: return handle_cpuid(cpu.gprs);
+        case ExitReason::msr_read: return handle_msr_read(cpu.gprs, guest);
+        case ExitReason::msr_write: return handle_msr_write(cpu.gprs, guest);
+        case ExitReason::hypercall: return handle_hypercall(cpu, exit);
+        case ExitReason::nested_page_fault: return handle_nested_page_fault(cpu, exit);
+        case ExitReason::virtualization_instruction:
+            // With EFER.SVME clear (as the host sees it) these raise #UD (APM Vol. 3, VMRUN etc.).
+            return {ActionKind::inject_exception, kVectorUd, false, 0,
+                    "virtualization instruction"};
+        case ExitReason::shutdown:
+            return {ActionKind::reset_machine, 0, false, 0, "host triple fault (shutdown)"};
+        case ExitReason::invalid_state:
+            return {ActionKind::fatal, 0, false, 0, "VMRUN refused the guest state"};
+        default: return {ActionKind::fatal, 0, false, 0, "unexpected VM exit"};
+    }
+}
+
+}  // namespace boxy::vmm
