@@ -21,7 +21,8 @@
 // On any failure the right move is to re-enter the guest without advancing
 // RIP: the CPU re-executes the instruction and either delivers the guest's
 // own #PF or takes the nested fault again with tables that changed under us
-// settled.
+// settled. Bound such retries: if this walk and the CPU's disagree for good
+// (PAE PDPTEs cached at the last CR3 load, a walker bug), they would loop.
 #pragma once
 
 #include <boxy/result.hpp>
