@@ -27,9 +27,9 @@ enum class PageSize : std::uint8_t { size_4k, size_2m, size_1g };
 [[nodiscard]] constexpr std::uint64_t bytes_of(PageSize size)
 {
     switch (size) {
-    case PageSize::size_4k: return kPageSize4K;
-    case PageSize::size_2m: return kPageSize2M;
-    case PageSize::size_1g: return kPageSize1G;
+        case PageSize::size_4k: return kPageSize4K;
+        case PageSize::size_2m: return kPageSize2M;
+        case PageSize::size_1g: return kPageSize1G;
     }
     return kPageSize4K;
 }
@@ -80,11 +80,21 @@ public:
         return raw_ & (page_bytes - 1);
     }
 
-    [[nodiscard]] constexpr PhysAddr operator+(std::uint64_t bytes) const { return PhysAddr{raw_ + bytes}; }
-    [[nodiscard]] constexpr PhysAddr operator-(std::uint64_t bytes) const { return PhysAddr{raw_ - bytes}; }
+    [[nodiscard]] constexpr PhysAddr operator+(std::uint64_t bytes) const
+    {
+        return PhysAddr{raw_ + bytes};
+    }
+    [[nodiscard]] constexpr PhysAddr operator-(std::uint64_t bytes) const
+    {
+        return PhysAddr{raw_ - bytes};
+    }
     // Distance in bytes; `*this` must not be below `other`.
-    [[nodiscard]] constexpr std::uint64_t operator-(PhysAddr other) const { return raw_ - other.raw_; }
+    [[nodiscard]] constexpr std::uint64_t operator-(PhysAddr other) const
+    {
+        return raw_ - other.raw_;
+    }
 
+    // NOLINTNEXTLINE(modernize-use-nullptr): clang-tidy 14 misreads a defaulted <=>
     constexpr auto operator<=>(const PhysAddr&) const = default;
 
 private:
@@ -105,6 +115,7 @@ public:
     [[nodiscard]] constexpr std::uint64_t count() const { return pages_; }
     [[nodiscard]] constexpr std::uint64_t bytes() const { return pages_ * kPageSize4K; }
 
+    // NOLINTNEXTLINE(modernize-use-nullptr): clang-tidy 14 misreads a defaulted <=>
     constexpr auto operator<=>(const PageCount&) const = default;
 
 private:

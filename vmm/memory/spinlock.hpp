@@ -11,8 +11,11 @@ namespace boxy::vmm {
 class Spinlock {
 public:
     constexpr Spinlock() = default;
+    ~Spinlock() = default;
     Spinlock(const Spinlock&) = delete;
     Spinlock& operator=(const Spinlock&) = delete;
+    Spinlock(Spinlock&&) = delete;
+    Spinlock& operator=(Spinlock&&) = delete;
 
     void lock()
     {
@@ -50,6 +53,8 @@ public:
     ~SpinlockGuard() { lock_.unlock(); }
     SpinlockGuard(const SpinlockGuard&) = delete;
     SpinlockGuard& operator=(const SpinlockGuard&) = delete;
+    SpinlockGuard(SpinlockGuard&&) = delete;
+    SpinlockGuard& operator=(SpinlockGuard&&) = delete;
 
 private:
     Spinlock& lock_;
