@@ -162,7 +162,16 @@ HypervisorResult start_hypervisor(EFI_HANDLE /*image*/)
         return HypervisorResult::not_started;
     }
 
-    // The bootstrap processor first: if it cannot be virtualized, nothing is.
+    // The application processors first, the boot CPU last: once the boot
+    // CPU runs in the host VM, its INIT and start-up IPIs go through the VMM,
+    // which expects their targets to be virtualized already.
+    std::uint32_t failed_aps = 0;
+    if (mp != nullptr && enabled > 1) {
+        ApArgument arg{mp, start_cpu, 0, 0};
+        status = mp->startup_all_aps(mp, start_ap, FALSE, nullptr, 0, &arg, nullptr);
+        failed_aps = efi_failed(status) ? static_cast<std::uint32_t>(enabled - 1)
+                                        : static_cast<std::uint32_t>(arg.failures);
+    }
     UINTN bsp = 0;
     if (mp != nullptr) {
         mp->who_am_i(mp, &bsp);
@@ -170,19 +179,15 @@ HypervisorResult start_hypervisor(EFI_HANDLE /*image*/)
     LaunchContext ctx{0, 0, static_cast<std::uint32_t>(bsp), 0};
     const std::int32_t bsp_status = boxy_launch(start_cpu, &ctx);
     if (bsp_status != 0) {
-        BS->FreePages(base, bytes / kPage);
-        console << kPrefix << "hypervisor not started on the boot CPU (status "
-                << static_cast<std::uint64_t>(bsp_status) << "); booting without Boxy\n";
+        // The APs that are virtualized stay so; the VMM memory stays
+        // reserved for them.
+        console << kPrefix << "error: the hypervisor could not start on the boot CPU (status "
+                << static_cast<std::uint64_t>(bsp_status) << "); see the serial log\n";
         return HypervisorResult::not_started;
     }
-    // From here on this CPU runs in the host VM.
-    if (mp != nullptr && enabled > 1) {
-        ApArgument arg{mp, start_cpu, 0, 0};
-        status = mp->startup_all_aps(mp, start_ap, FALSE, nullptr, 0, &arg, nullptr);
-        if (efi_failed(status) || arg.failures != 0) {
-            console << kPrefix << "error: " << static_cast<std::uint64_t>(arg.failures)
-                    << " application processor(s) could not be virtualized; they run natively\n";
-        }
+    if (failed_aps != 0) {
+        console << kPrefix << "error: " << static_cast<std::uint64_t>(failed_aps)
+                << " application processor(s) could not be virtualized and run natively\n";
     }
     console << kPrefix << "hypervisor running on " << static_cast<std::uint64_t>(enabled)
             << " CPU(s)\n";

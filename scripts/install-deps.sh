@@ -13,6 +13,8 @@ packages=(
   catch2 clang clang-format clang-tidy libclang-rt-14-dev python3
   # end-to-end: emulator, firmware, ESP and initramfs tools
   qemu-system-x86 ovmf mtools dosfstools busybox-static cpio xz-utils zstd
+  # boxy.ko and boxyctl
+  libcli11-dev libfmt-dev nlohmann-json3-dev kmod
 )
 
 missing=()
@@ -33,13 +35,30 @@ fi
 lists_known=yes
 apt-cache show linux-image-amd64 >/dev/null 2>&1 || lists_known=no
 
+# boxy.ko builds against the headers of the kernel the tests boot: the
+# current Debian linux-image-amd64 (tests/e2e/fetch-kernel.sh).
+headers_package() {
+  local image
+  image=$(apt-cache depends linux-image-amd64 2>/dev/null |
+    awk '$1 == "Depends:" && $2 ~ /^linux-image-/ { print $2; exit }')
+  [ -n "$image" ] && echo "linux-headers-${image#linux-image-}"
+}
+headers=$(headers_package || true)
+if [ -n "$headers" ] && ! dpkg-query -W -f='${Status}' "$headers" 2>/dev/null | grep -q '^install ok installed$'; then
+  missing+=("$headers")
+fi
+
 if [ ${#missing[@]} -eq 0 ] && [ "$lists_known" = yes ]; then
-  echo "install-deps: all ${#packages[@]} packages present"
+  echo "install-deps: all ${#packages[@]} packages and $headers present"
   exit 0
 fi
 
 echo "install-deps: apt-get update"
 "${sudo_cmd[@]}" apt-get update -qq
+if [ -z "$headers" ]; then
+  headers=$(headers_package || true)
+  [ -n "$headers" ] && missing+=("$headers")
+fi
 if [ ${#missing[@]} -gt 0 ]; then
   echo "install-deps: installing ${missing[*]}"
   "${sudo_cmd[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \

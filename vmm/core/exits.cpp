@@ -4,7 +4,9 @@
 #include "hypercall/cpuid_leaves.hpp"
 #include "hypercall/hypercall.hpp"
 #include "log.hpp"
+#include "mmio.hpp"
 #include "vmm_state.hpp"
+#include "xapic.hpp"
 
 #include <arch/x64/cpu.hpp>
 #include <arch/x64/msr.hpp>
@@ -123,20 +125,52 @@ ExitAction handle_hypercall(PerCpu& cpu, const ExitInfo& exit)
     return {};
 }
 
-ExitAction handle_nested_page_fault(PerCpu& cpu, const ExitInfo& exit)
+// VMM memory seen from the host: it reads as all ones and ignores writes,
+// like a physical range with nothing behind it (docs/architecture.md, "VMM
+// memory"); the host's data never reaches it and nothing of it leaks.
+void absent_memory(void* /*context*/, PerCpu& /*cpu*/, MmioRequest& request)
 {
+    if (!request.write) {
+        request.value = ~std::uint64_t{0};
+    }
+}
+
+ExitAction handle_nested_page_fault(PerCpu& cpu, const ExitInfo& exit, GuestControl& guest)
+{
+    if (xapic::is_apic_page(exit.address)) {
+        return xapic::handle_access(cpu, exit, guest);
+    }
     if (is_vmm_memory(exit.address, 1)) {
-        // The host touched VMM memory: it is not mapped, and never will be.
-        // The access faults like an access to a non-existent page of a
-        // protected region (docs/architecture.md, "VMM memory").
         log::Line(log::Level::warn, cpu.index)
-            << "host access to VMM memory at " << log::Hex{exit.address} << " refused (#GP)";
-        return inject(kVectorGp, "access to VMM memory");
+            << "host access to VMM memory at " << log::Hex{exit.address} << " (rip "
+            << log::Hex{guest.rip} << "): reads as all ones, writes ignored";
+        return emulate_mmio(cpu, exit, guest, MmioDevice{absent_memory, nullptr});
     }
     log::Line(log::Level::error, cpu.index)
         << "nested page fault outside VMM memory at " << log::Hex{exit.address} << ", error code "
         << log::Hex{exit.error_code};
     return {ActionKind::fatal, 0, false, 0, "nested page fault on memory the host owns"};
+}
+
+// HLT and MWAIT are intercepted while a CPU may be waiting to be started
+// (vmm/core/xapic.hpp). With interrupts off, a HLT can only end by INIT:
+// park in the VMM until one is posted (the backend then resets the guest).
+// An MWAIT may end at any time (SDM Vol. 2B, MWAIT: "spurious wake-ups"),
+// so it returns at once, and the guest's wait loop passes through here
+// until an INIT arrives. With interrupts on, the CPU idles in its OS: stop
+// intercepting both and let them run natively.
+ExitAction handle_idle(PerCpu& cpu, const ExitInfo& exit, const GuestControl& guest)
+{
+    constexpr std::uint64_t kRflagsIf = 1U << 9;
+    if ((guest.rflags & kRflagsIf) != 0) {
+        return {ActionKind::stop_idle_intercept};
+    }
+    if (exit.mwait) {
+        constexpr std::uint8_t kMwaitLength = 3;  // 0F 01 C9
+        return {ActionKind::advance, 0, false, 0, {}, kMwaitLength};
+    }
+    xapic::park(cpu);
+    return {ActionKind::resume};
 }
 
 }  // namespace
@@ -149,7 +183,8 @@ ExitAction handle_exit(PerCpu& cpu, const ExitInfo& exit, GuestControl& guest)
         case ExitReason::msr_read: return handle_msr_read(cpu.gprs, guest);
         case ExitReason::msr_write: return handle_msr_write(cpu.gprs, guest);
         case ExitReason::hypercall: return handle_hypercall(cpu, exit);
-        case ExitReason::nested_page_fault: return handle_nested_page_fault(cpu, exit);
+        case ExitReason::nested_page_fault: return handle_nested_page_fault(cpu, exit, guest);
+        case ExitReason::hlt: return handle_idle(cpu, exit, guest);
         case ExitReason::virtualization_instruction:
             // With EFER.SVME clear (as the host sees it) these raise #UD (APM Vol. 3, VMRUN etc.).
             return {ActionKind::inject_exception, kVectorUd, false, 0,

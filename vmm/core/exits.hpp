@@ -22,21 +22,31 @@ struct ExitInfo {
     std::uint64_t address{0};
     std::uint64_t error_code{0};
     std::uint8_t cpl{0};
+    bool mwait{false};  // reason hlt: the idle instruction was MWAIT, not HLT
 };
 
 // Guest state a handler may read or change besides the GPRs.
 struct GuestControl {
-    std::uint64_t rip;
+    std::uint64_t rip;               // in/out: instruction emulation advances it itself
     std::uint64_t efer;              // the value in the control structure (SVME set on SVM)
     std::uint64_t efer_hidden_bits;  // bits the guest must not see or set
+    // Read-only, for instruction emulation.
+    std::uint64_t rflags;
+    std::uint64_t cr0;
+    std::uint64_t cr3;
+    std::uint64_t cr4;
+    std::uint64_t cs_base;
+    bool cs_long;       // CS.L
+    bool cs_default32;  // CS.D
 };
 
 enum class ActionKind : std::uint8_t {
-    advance,           // skip the exiting instruction and resume
-    resume,            // resume at the same instruction
-    inject_exception,  // deliver `vector` (with `error_code` if has_error)
-    reset_machine,     // the host asked for a reset (triple fault)
-    fatal,             // a broken invariant: dump state and stop
+    advance,              // skip the exiting instruction and resume
+    resume,               // resume at the same instruction
+    inject_exception,     // deliver `vector` (with `error_code` if has_error)
+    stop_idle_intercept,  // resume at the HLT/MWAIT, which now runs natively
+    reset_machine,        // the host asked for a reset (triple fault)
+    fatal,                // a broken invariant: dump state and stop
 };
 
 struct ExitAction {
@@ -45,6 +55,7 @@ struct ExitAction {
     bool has_error{false};
     std::uint32_t error_code{0};
     std::string_view why{};
+    std::uint8_t length{0};  // advance: instruction length, if the handler knows it
 };
 
 // Exception vectors (SDM Vol. 3, Table 6-1).

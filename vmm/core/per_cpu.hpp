@@ -38,10 +38,20 @@ static_assert(sizeof(GuestGprs) == 128, "arch/x64/svm/vmrun.S indexes it by 8 * 
 inline constexpr std::uint32_t kMaxCpus = 64;
 inline constexpr std::uint64_t kStackPages = 4;
 
+// INIT and SIPI for a CPU, posted by the CPU whose host wrote the ICR
+// (vmm/core/xapic.cpp). Written by any CPU, consumed by the owner.
+struct StartupMailbox {
+    volatile std::uint32_t init_pending;
+    volatile std::uint32_t sipi_pending;
+    volatile std::uint32_t sipi_vector;
+};
+
 struct PerCpu {
     GuestGprs gprs;  // first: the run loop hands its address to vmrun.S
     std::uint32_t index;
     std::uint32_t apic_id;
+    volatile std::uint32_t virtualized;  // set once this CPU runs in the host VM
+    StartupMailbox mailbox;
     std::uint64_t vmcb_pa;       // guest control block (SVM) / VMCS (VMX)
     std::uint64_t host_save_pa;  // SVM host save area (VM_HSAVE_PA)
     std::uint64_t stack_top;

@@ -6,6 +6,7 @@
 #include "log.hpp"
 #include "svm/svm.hpp"
 #include "vmm_state.hpp"
+#include "xapic.hpp"
 
 #include <arch/x64/cpu.hpp>
 #include <arch/x64/svm_support.hpp>
@@ -141,6 +142,10 @@ VmmStatus init(const BootInfo& boot)
     intercept(0xC0010114, 0xC0010000, 0x1000);  // VM_CR
     intercept(0xC0010117, 0xC0010000, 0x1000);  // VM_HSAVE_PA
 
+    if (!xapic::init()) {
+        return VmmStatus::out_of_memory;
+    }
+
     constexpr std::uint32_t kNripSave = 1U << 3;
     s.nrip_save = (x64::cpuid(0x8000000A).edx & kNripSave) != 0;
 
@@ -173,6 +178,7 @@ VmmStatus init(const BootInfo& boot)
 {
     auto& cpu = *static_cast<PerCpu*>(arg);
     __atomic_add_fetch(&vmm_state.cpus_virtualized, 1U, __ATOMIC_RELAXED);
+    __atomic_store_n(&cpu.virtualized, 1U, __ATOMIC_RELEASE);
     log::Line(log::Level::info, cpu.index) << "virtualized (APIC ID " << cpu.apic_id << ")";
     svm::run(cpu);
 }

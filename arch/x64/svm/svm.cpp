@@ -4,6 +4,7 @@
 #include "core/exits.hpp"
 #include "core/log.hpp"
 #include "core/vmm_state.hpp"
+#include "core/xapic.hpp"
 #include "vmcb.hpp"
 
 #include <arch/x64/cpu.hpp>
@@ -48,7 +49,9 @@ ExitReason reason_of(std::uint64_t code, std::uint64_t info1)
         case exit_code::kInvlpga: return ExitReason::virtualization_instruction;
         case exit_code::kShutdown: return ExitReason::shutdown;
         case exit_code::kInit: return ExitReason::init;
-        case exit_code::kHlt: return ExitReason::hlt;
+        case exit_code::kHlt:
+        case exit_code::kMwait:
+        case exit_code::kMwaitConditional: return ExitReason::hlt;
         case exit_code::kIoio: return ExitReason::io;
         case exit_code::kIntr: return ExitReason::interrupt;
         case exit_code::kNmi: return ExitReason::nmi;
@@ -102,6 +105,67 @@ void dump_and_stop(vmm::PerCpu& cpu, std::string_view why) noexcept
     x64::halt_forever();
 }
 
+// The idle instructions intercepted while a CPU may wait to be started.
+constexpr std::uint32_t kIdleMisc2 = misc2::kMwait | misc2::kMwaitConditional;
+
+// The state INIT leaves a CPU in (APM Vol. 2, 14.1.3, Table 14-1 "Initial
+// Processor State"; SDM Vol. 3, Table 10-1), with EFER.SVME kept for VMRUN.
+void reset_to_init_state(Vmcb& v)
+{
+    constexpr std::uint16_t kDataAttrib = 0x93;  // present, writable, accessed
+    constexpr std::uint16_t kCodeAttrib = 0x9B;  // present, readable code, accessed
+    v.save.cs = {0xF000, kCodeAttrib, 0xFFFF, 0xFFFF0000};
+    v.save.ds = v.save.es = v.save.ss = v.save.fs = v.save.gs = {0, kDataAttrib, 0xFFFF, 0};
+    v.save.gdtr = {0, 0, 0xFFFF, 0};
+    v.save.idtr = {0, 0, 0xFFFF, 0};
+    v.save.ldtr = {0, 0x82, 0xFFFF, 0};  // present LDT
+    v.save.tr = {0, 0x8B, 0xFFFF, 0};    // present busy 16-bit TSS
+    v.save.cpl = 0;
+    v.save.efer = msr::kEferSvme;
+    v.save.cr0 = 0x60000010;  // CD, NW, ET
+    v.save.cr2 = v.save.cr3 = v.save.cr4 = 0;
+    v.save.dr7 = 0x400;
+    v.save.dr6 = 0xFFFF0FF0;
+    v.save.rflags = 0x2;
+    v.save.rip = 0xFFF0;
+    v.save.rsp = 0;
+    v.save.rax = 0;
+    v.save.star = v.save.lstar = v.save.cstar = v.save.sfmask = v.save.kernel_gs_base = 0;
+    v.save.sysenter_cs = v.save.sysenter_esp = v.save.sysenter_eip = 0;
+    v.save.g_pat = 0x0007040600070406ULL;  // power-on PAT
+    v.control.event_inject = 0;
+    v.control.tlb_control = 1;
+    v.control.intercept_misc1 |= misc1::kHlt;  // it may park again before its OS runs
+    v.control.intercept_misc2 |= kIdleMisc2;
+}
+
+// A start-up IPI with vector V starts real-mode execution at V * 4096
+// (SDM Vol. 3, 9.4.4.1): CS = V << 8, IP = 0.
+void start_at_sipi(Vmcb& v, vmm::GuestGprs& gprs, std::uint8_t vector)
+{
+    v.save.cs.selector = static_cast<std::uint16_t>(vector << 8);
+    v.save.cs.base = static_cast<std::uint64_t>(vector) << 12;
+    v.save.rip = 0;
+    for (auto& r : gprs.r) {
+        r = 0;
+    }
+    // EDX holds the processor signature after reset (CPUID Fn0000_0001 EAX).
+    gprs.r[GuestGprs::rdx] = x64::cpuid(1).eax;
+}
+
+void take_startup_ipis(vmm::PerCpu& cpu, Vmcb& v)
+{
+    if (!vmm::xapic::take_init(cpu)) {
+        return;
+    }
+    reset_to_init_state(v);
+    const std::uint8_t vector = vmm::xapic::wait_for_sipi(cpu);
+    start_at_sipi(v, cpu.gprs, vector);
+    vmm::log::Line(vmm::log::Level::info, cpu.index)
+        << "INIT-SIPI: starting the host at "
+        << vmm::log::Hex{static_cast<std::uint64_t>(vector) << 12} << " in the VM";
+}
+
 }  // namespace
 
 VmmStatus prepare_cpu(vmm::PerCpu& cpu, const LaunchContext& ctx, std::uint64_t rflags)
@@ -145,10 +209,11 @@ VmmStatus prepare_cpu(vmm::PerCpu& cpu, const LaunchContext& ctx, std::uint64_t 
     // Intercepts: VMRUN must be (APM 15.5.1); CPUID and VMMCALL are the
     // host's window on Boxy; MSRs by the permission map; the other SVM
     // instructions so the host sees none; shutdown to reset cleanly.
+    // HLT too, while the CPU may wait to be started (vmm/core/xapic.hpp).
     v.control.intercept_misc1 =
-        misc1::kCpuid | misc1::kMsrProt | misc1::kShutdown | misc1::kInvlpga;
+        misc1::kCpuid | misc1::kMsrProt | misc1::kShutdown | misc1::kInvlpga | misc1::kHlt;
     v.control.intercept_misc2 = misc2::kVmrun | misc2::kVmmcall | misc2::kVmload | misc2::kVmsave |
-                                misc2::kStgi | misc2::kClgi | misc2::kSkinit;
+                                misc2::kStgi | misc2::kClgi | misc2::kSkinit | kIdleMisc2;
     v.control.msrpm_base_pa = s.msr_permission_map_pa;
     v.control.iopm_base_pa = s.io_permission_map_pa;
     v.control.guest_asid = 1;   // ASID 0 is the host's (APM 15.16)
@@ -171,19 +236,34 @@ void run(vmm::PerCpu& cpu)
         exit.vendor_code = v.control.exit_code;
         exit.reason = reason_of(v.control.exit_code, v.control.exit_info1);
         exit.cpl = v.save.cpl;
+        exit.mwait = exit.vendor_code == exit_code::kMwait ||
+                     exit.vendor_code == exit_code::kMwaitConditional;
         if (exit.reason == ExitReason::nested_page_fault) {
             exit.address = v.control.exit_info2;
             exit.error_code = v.control.exit_info1;
         }
-        vmm::GuestControl guest{v.save.rip, v.save.efer, msr::kEferSvme};
+        constexpr std::uint16_t kAttribLong = 1U << 9;        // CS.L in VMCB attribute bits
+        constexpr std::uint16_t kAttribDefault32 = 1U << 10;  // CS.D
+        vmm::GuestControl guest{v.save.rip,
+                                v.save.efer,
+                                msr::kEferSvme,
+                                v.save.rflags,
+                                v.save.cr0,
+                                v.save.cr3,
+                                v.save.cr4,
+                                v.save.cs.base,
+                                (v.save.cs.attrib & kAttribLong) != 0,
+                                (v.save.cs.attrib & kAttribDefault32) != 0};
         cpu.gprs.r[GuestGprs::rax] = v.save.rax;
         const vmm::ExitAction action = vmm::handle_exit(cpu, exit, guest);
         v.save.rax = cpu.gprs.r[GuestGprs::rax];
         v.save.efer = guest.efer;
+        v.save.rip = guest.rip;
 
         switch (action.kind) {
             case vmm::ActionKind::advance: {
-                const std::uint8_t length = fixed_length(exit.reason);
+                const std::uint8_t length =
+                    action.length != 0 ? action.length : fixed_length(exit.reason);
                 if (s.nrip_save && v.control.next_rip != 0) {
                     v.save.rip = v.control.next_rip;
                 } else if (length != 0) {
@@ -194,6 +274,10 @@ void run(vmm::PerCpu& cpu)
                 break;
             }
             case vmm::ActionKind::resume: break;
+            case vmm::ActionKind::stop_idle_intercept:
+                v.control.intercept_misc1 &= ~misc1::kHlt;
+                v.control.intercept_misc2 &= ~kIdleMisc2;
+                break;
             case vmm::ActionKind::inject_exception:
                 v.control.event_inject = action.vector | event::kTypeException | event::kValid |
                                          (action.has_error ? event::kErrorCodeValid : 0) |
@@ -207,6 +291,7 @@ void run(vmm::PerCpu& cpu)
                 x64::halt_forever();
             case vmm::ActionKind::fatal: dump_and_stop(cpu, action.why);
         }
+        take_startup_ipis(cpu, v);
     }
 }
 

@@ -159,6 +159,8 @@ inline constexpr std::uint32_t kVmsave = 1U << 3;
 inline constexpr std::uint32_t kStgi = 1U << 4;
 inline constexpr std::uint32_t kClgi = 1U << 5;
 inline constexpr std::uint32_t kSkinit = 1U << 6;
+inline constexpr std::uint32_t kMwait = 1U << 11;
+inline constexpr std::uint32_t kMwaitConditional = 1U << 12;
 inline constexpr std::uint32_t kXsetbv = 1U << 13;
 }  // namespace misc2
 
@@ -181,6 +183,8 @@ inline constexpr std::uint64_t kVmsave = 0x83;
 inline constexpr std::uint64_t kStgi = 0x84;
 inline constexpr std::uint64_t kClgi = 0x85;
 inline constexpr std::uint64_t kSkinit = 0x86;
+inline constexpr std::uint64_t kMwait = 0x8B;
+inline constexpr std::uint64_t kMwaitConditional = 0x8C;
 inline constexpr std::uint64_t kXsetbv = 0x8D;
 inline constexpr std::uint64_t kNpf = 0x400;
 inline constexpr std::uint64_t kInvalid = ~0ULL;
@@ -188,6 +192,7 @@ inline constexpr std::uint64_t kInvalid = ~0ULL;
 
 // EVENTINJ (APM Vol. 2, 15.20 "Event Injection").
 namespace event {
+inline constexpr std::uint64_t kTypeNmi = 2ULL << 8;
 inline constexpr std::uint64_t kTypeException = 3ULL << 8;
 inline constexpr std::uint64_t kErrorCodeValid = 1ULL << 11;
 inline constexpr std::uint64_t kValid = 1ULL << 31;

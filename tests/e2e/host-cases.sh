@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+#
+# host-cases.sh CASE: the host VM under Boxy on AMD-V (QEMU + OVMF, SVM with
+# nested paging), as seen from the host's own userspace.
+# Environment (tests/e2e/CMakeLists.txt): BOXY_EFI, BOXY_HOSTCHECK,
+# E2E_ASSETS, E2E_WORK.
+#
+# Cases:
+#   smp2, smp4   boxy.efi demotes the firmware on every CPU and chain-loads
+#                Linux; the kernel brings its APs up itself (INIT-SIPI-SIPI);
+#                on every CPU userspace sees the BoxyBoxyBoxy signature, the
+#                hypervisor bit, and no SVM
+#   native       hypervisor = "off": the same kernel sees no Boxy on any CPU
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+case_name=${1:?usage: host-cases.sh CASE}
+: "${BOXY_EFI:?}" "${BOXY_HOSTCHECK:?}" "${E2E_ASSETS:?}" "${E2E_WORK:?}"
+work="$E2E_WORK/host-$case_name"
+rm -rf "$work"
+mkdir -p "$work"
+
+smp=2
+expect=boxy
+hypervisor=on
+case "$case_name" in
+  smp2) ;;
+  smp4) smp=4 ;;
+  native) expect=native hypervisor=off ;;
+  *) echo "host-cases: unknown case '$case_name'" >&2; exit 2 ;;
+esac
+
+"$here/mkinitramfs.sh" --out "$work/initrd.img" --init "$here/init/host-check.sh" \
+  --add "$BOXY_HOSTCHECK:/bin/boxy-hostcheck"
+printf '%s\n' "next = '\\vmlinuz'" \
+  "options = 'console=ttyS0 initrd=\\initrd.img panic=-1 boxy.expect=$expect boxy.cpus=$smp'" \
+  "hypervisor = '$hypervisor'" >"$work/boxy.conf"
+"$here/mkesp.sh" --out "$work/esp.img" --add "$BOXY_EFI:/EFI/BOOT/BOOTX64.EFI" \
+  --add "$work/boxy.conf:/EFI/BOOT/boxy.conf" --add "$E2E_ASSETS/kernel/vmlinuz:/vmlinuz" \
+  --add "$work/initrd.img:/initrd.img"
+expects=(--expect "BOXY-MARKER: hostcheck-pass")
+if [ "$hypervisor" = on ]; then
+  expects+=(--expect "boxy: hypervisor running on $smp CPU(s)")
+else
+  expects+=(--expect "booting without Boxy")
+fi
+"$here/run-qemu.sh" --esp "$work/esp.img" --log "$work/serial.log" --smp "$smp" --timeout 400 \
+  "${expects[@]}" --fail "BOXY-FAIL" --fail "Kernel panic" --fail "FATAL"
+grep -a '^hostcheck:' "$work/serial.log" | tr -d '\r'
+echo "host-cases: $case_name passed"

@@ -1,0 +1,94 @@
+// SPDX-License-Identifier: MIT
+#include "mmio.hpp"
+
+#include "emulate/guest_mode.hpp"
+#include "emulate/guest_paging.hpp"
+#include "emulate/guest_registers.hpp"
+#include "emulate/mmio_decode.hpp"
+#include "log.hpp"
+#include "vmm_state.hpp"
+
+#include <array>
+
+namespace boxy::vmm {
+namespace {
+
+ExitAction refuse(PerCpu& cpu, const ExitInfo& exit, const GuestControl& guest,
+                  std::string_view why)
+{
+    log::Line(log::Level::warn, cpu.index)
+        << "cannot emulate the access to " << log::Hex{exit.address} << " at rip "
+        << log::Hex{guest.rip} << ": " << why << "; injecting #GP";
+    return {ActionKind::inject_exception, kVectorGp, true, 0, why};
+}
+
+emulate::GuestRegisters to_emulate(const GuestGprs& g, const GuestControl& guest)
+{
+    emulate::GuestRegisters r{};
+    std::uint64_t* out = &r.rax;
+    for (unsigned i = 0; i < 16; ++i) {
+        out[i] = g.r[i];  // same x86 register order on both sides
+    }
+    r.rip = guest.rip;
+    r.rflags = guest.rflags;
+    return r;
+}
+
+}  // namespace
+
+ExitAction emulate_mmio(PerCpu& cpu, const ExitInfo& exit, GuestControl& guest,
+                        const MmioDevice& device)
+{
+    const emulate::GuestPagingState paging{guest.cr0, guest.cr3, guest.cr4, guest.efer, exit.cpl};
+    const emulate::CodeSegment cs{guest.cs_base, guest.cs_long, guest.cs_default32};
+    const CpuMode mode = emulate::cpu_mode_of(guest.cr0, guest.efer, guest.rflags, cs);
+    const std::uint64_t linear = emulate::code_linear_address(mode, cs, guest.rip);
+
+    // Guest page tables are guest data: the walk may read only memory the
+    // host owns, never the VMM's.
+    auto read = [](std::uint64_t gpa, void* out, std::size_t length) {
+        if (gpa + length < gpa || gpa + length > state().boot.phys_top ||
+            is_vmm_memory(gpa, length)) {
+            return false;
+        }
+        const auto* src = reinterpret_cast<const volatile std::uint8_t*>(gpa);
+        auto* dst = static_cast<std::uint8_t*>(out);
+        for (std::size_t i = 0; i < length; ++i) {
+            dst[i] = src[i];
+        }
+        return true;
+    };
+    const auto reader = emulate::guest_phys_reader_for(read);
+    std::array<std::uint8_t, emulate::kMaxInstructionBytes> bytes{};
+    auto fetched = emulate::fetch_instruction_bytes(paging, linear, reader, bytes);
+    if (!fetched) {
+        return refuse(cpu, exit, guest, "instruction fetch failed");
+    }
+    emulate::GuestRegisters regs = to_emulate(cpu.gprs, guest);
+    auto access = emulate::decode_mmio_access({bytes.data(), *fetched}, mode, regs);
+    if (!access) {
+        return refuse(cpu, exit, guest, "unsupported instruction");
+    }
+    const bool loads = access->direction != emulate::MmioDirection::write;
+    const bool stores = access->direction != emulate::MmioDirection::read;
+    MmioRequest load{exit.address, access->width, false, 0};
+    if (loads) {
+        device.access(device.context, cpu, load);
+    }
+    if (stores) {
+        MmioRequest store{exit.address, access->width, true, access->value};
+        device.access(device.context, cpu, store);
+    }
+    if (loads) {
+        emulate::apply_mmio_read(regs, *access, load.value);
+        const std::uint64_t* in = &regs.rax;
+        for (unsigned i = 0; i < 16; ++i) {
+            cpu.gprs.r[i] = in[i];
+        }
+    }
+    emulate::advance_rip(regs, mode, access->length);
+    guest.rip = regs.rip;
+    return {ActionKind::resume, 0, false, 0, {}};
+}
+
+}  // namespace boxy::vmm

@@ -1,0 +1,35 @@
+// SPDX-License-Identifier: MIT
+//
+// Emulation of one guest instruction that touched guest-physical memory the
+// VMM does not map (a nested page fault): fetch it through the guest's own
+// page tables, decode it (vmm/emulate, Zydis), let a device model perform the
+// access, write back a loaded value and advance RIP. Works without decode
+// assists or NRIP-save, which QEMU TCG lacks.
+#pragma once
+
+#include "exits.hpp"
+
+#include <cstdint>
+
+namespace boxy::vmm {
+
+struct MmioRequest {
+    std::uint64_t gpa;
+    std::uint8_t width;  // 1, 2, 4 or 8 bytes
+    bool write;
+    std::uint64_t value;  // in for writes, out for reads
+};
+
+// A device model: performs `request` (fills value for reads).
+struct MmioDevice {
+    void (*access)(void* context, PerCpu& cpu, MmioRequest& request);
+    void* context;
+};
+
+// Emulates the instruction at the guest's RIP against `device`. On success
+// guest.rip is advanced and the action is `resume`; an instruction the
+// emulator cannot perform injects #GP into the guest and logs why.
+[[nodiscard]] ExitAction emulate_mmio(PerCpu& cpu, const ExitInfo& exit, GuestControl& guest,
+                                      const MmioDevice& device);
+
+}  // namespace boxy::vmm
