@@ -11,11 +11,15 @@
 #                Linux; the kernel brings its APs up itself (INIT-SIPI-SIPI);
 #                on every CPU userspace sees the BoxyBoxyBoxy signature, the
 #                hypervisor bit, and no SVM
+#                boxy.ko loads, boxyctl version and stats answer, and the
+#                VMM's reserved memory reads as all ones from a kernel module
 #   native       hypervisor = "off": the same kernel sees no Boxy on any CPU
+#                and boxy.ko refuses to load with a clear message
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 case_name=${1:?usage: host-cases.sh CASE}
-: "${BOXY_EFI:?}" "${BOXY_HOSTCHECK:?}" "${E2E_ASSETS:?}" "${E2E_WORK:?}"
+: "${BOXY_EFI:?}" "${BOXY_HOSTCHECK:?}" "${BOXY_KO:?}" "${BOXY_MEMTEST_KO:?}" "${BOXYCTL:?}"
+: "${E2E_ASSETS:?}" "${E2E_WORK:?}"
 work="$E2E_WORK/host-$case_name"
 rm -rf "$work"
 mkdir -p "$work"
@@ -30,21 +34,24 @@ case "$case_name" in
   *) echo "host-cases: unknown case '$case_name'" >&2; exit 2 ;;
 esac
 
+strip -o "$work/boxyctl" "$BOXYCTL"
 "$here/mkinitramfs.sh" --out "$work/initrd.img" --init "$here/init/host-check.sh" \
-  --add "$BOXY_HOSTCHECK:/bin/boxy-hostcheck"
+  --add "$BOXY_HOSTCHECK:/bin/boxy-hostcheck" --add "$work/boxyctl:/bin/boxyctl" \
+  --add "$BOXY_KO:/lib/modules/boxy.ko" --add "$BOXY_MEMTEST_KO:/lib/modules/boxy_memtest.ko"
 printf '%s\n' "next = '\\vmlinuz'" \
-  "options = 'console=ttyS0 initrd=\\initrd.img panic=-1 boxy.expect=$expect boxy.cpus=$smp'" \
+  "options = 'console=ttyS0 initrd=\\initrd.img panic=-1 efi=debug boxy.expect=$expect boxy.cpus=$smp'" \
   "hypervisor = '$hypervisor'" >"$work/boxy.conf"
 "$here/mkesp.sh" --out "$work/esp.img" --add "$BOXY_EFI:/EFI/BOOT/BOOTX64.EFI" \
   --add "$work/boxy.conf:/EFI/BOOT/boxy.conf" --add "$E2E_ASSETS/kernel/vmlinuz:/vmlinuz" \
   --add "$work/initrd.img:/initrd.img"
 expects=(--expect "BOXY-MARKER: hostcheck-pass")
 if [ "$hypervisor" = on ]; then
-  expects+=(--expect "boxy: hypervisor running on $smp CPU(s)")
+  expects+=(--expect "boxy: hypervisor running on $smp CPU(s)" --expect "BOXY-MARKER: boxyctl-ok"
+    --expect "BOXY-MARKER: vmm-memory-hidden")
 else
-  expects+=(--expect "booting without Boxy")
+  expects+=(--expect "booting without Boxy" --expect "BOXY-MARKER: boxy-ko-refused")
 fi
 "$here/run-qemu.sh" --esp "$work/esp.img" --log "$work/serial.log" --smp "$smp" --timeout 400 \
   "${expects[@]}" --fail "BOXY-FAIL" --fail "Kernel panic" --fail "FATAL"
-grep -a '^hostcheck:' "$work/serial.log" | tr -d '\r'
+grep -a -E '^(hostcheck|init|boxyctl|CPU|cpu|total|\[.*boxy)' "$work/serial.log" | tr -d '\r' || true
 echo "host-cases: $case_name passed"

@@ -141,9 +141,13 @@ ExitAction handle_nested_page_fault(PerCpu& cpu, const ExitInfo& exit, GuestCont
         return xapic::handle_access(cpu, exit, guest);
     }
     if (is_vmm_memory(exit.address, 1)) {
-        log::Line(log::Level::warn, cpu.index)
-            << "host access to VMM memory at " << log::Hex{exit.address} << " (rip "
-            << log::Hex{guest.rip} << "): reads as all ones, writes ignored";
+        // Say so a few times, not once per access.
+        static constinit std::uint32_t reported = 0;
+        if (__atomic_fetch_add(&reported, 1U, __ATOMIC_RELAXED) < 4) {
+            log::Line(log::Level::warn, cpu.index)
+                << "host access to VMM memory at " << log::Hex{exit.address} << " (rip "
+                << log::Hex{guest.rip} << "): reads as all ones, writes ignored";
+        }
         return emulate_mmio(cpu, exit, guest, MmioDevice{absent_memory, nullptr});
     }
     log::Line(log::Level::error, cpu.index)

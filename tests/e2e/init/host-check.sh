@@ -1,6 +1,9 @@
 #!/bin/sh
 # /init of the host-demotion tests: what Linux userspace sees of Boxy.
-# Kernel command line: boxy.expect=boxy|native (what every CPU must show).
+# Kernel command line: boxy.expect=boxy|native, boxy.cpus=N.
+#   boxy:   every CPU shows Boxy, SVM hidden; boxy.ko loads; boxyctl version
+#           and stats answer; the VMM's reserved memory reads as all ones
+#   native: no CPU shows Boxy; boxy.ko refuses to load
 . /lib/boxy/init-common.sh
 mount_basics
 expect=boxy
@@ -11,10 +14,46 @@ for word in $(cat /proc/cmdline); do
     boxy.cpus=*) cpus=${word#boxy.cpus=} ;;
   esac
 done
-echo "init: kernel $(uname -r), $(nproc) of $(grep -c ^processor /proc/cpuinfo) CPUs online, expecting $expect"
-if boxy-hostcheck --expect "$expect" --cpus "$cpus"; then
+echo "init: kernel $(uname -r), $(nproc) CPUs online, expecting $expect"
+boxy-hostcheck --expect "$expect" --cpus "$cpus" || fail "hostcheck: not every CPU shows '$expect'"
+
+if [ "$expect" = native ]; then
+  if insmod /lib/modules/boxy.ko 2>/dev/null; then
+    fail "boxy.ko loaded without Boxy"
+  fi
+  dmesg | grep 'boxy:' | tail -n 3
+  dmesg | grep -q 'Boxy is not running' || fail "boxy.ko gave no clear refusal"
+  marker "boxy-ko-refused"
   marker "hostcheck-pass"
-else
-  fail "hostcheck: not every CPU shows '$expect'"
+  poweroff_now
 fi
+
+insmod /lib/modules/boxy.ko || fail "insmod boxy.ko failed"
+dmesg | grep 'boxy:' | tail -n 2
+boxyctl version || fail "boxyctl version failed"
+boxyctl stats || fail "boxyctl stats failed"
+boxyctl stats --json >/tmp/stats.json || fail "boxyctl stats --json failed"
+grep -q '"cpuid"' /tmp/stats.json || fail "no cpuid count in boxyctl stats --json"
+marker "boxyctl-ok"
+
+# The VMM's memory: an EfiReservedMemoryType range (efi=debug prints the
+# EFI memory map). Its first page must read as all ones, without the
+# image's "BOXY" magic.
+found=0
+for range in $(dmesg | sed -n 's/.*\[Reserved *|.*range=\[\(0x[0-9a-f]*\)-\(0x[0-9a-f]*\)\].*/\1-\2/p'); do
+  start=$(printf '0x%x' $(( ${range%-*} )))
+  end=$(( ${range#*-} ))
+  size=$(( end - start + 1 ))
+  [ "$size" -ge $((4 << 20)) ] || continue
+  insmod /lib/modules/boxy_memtest.ko phys="$start" len=4096 2>/dev/null
+  line=$(dmesg | grep "boxy_memtest: $start+4096" | tail -n 1)
+  echo "init: reserved range $range: $line"
+  case "$line" in
+    *"4096 of 4096 bytes 0xff, magic absent"*) found=1 ;;
+    *"magic PRESENT"*) fail "VMM memory readable by the host at $start" ;;
+  esac
+done
+[ "$found" = 1 ] || fail "no reserved range of 4 MiB or more reads as absent memory"
+marker "vmm-memory-hidden"
+marker "hostcheck-pass"
 poweroff_now
