@@ -47,6 +47,7 @@ printf '%s\n' "next = '\\vmlinuz'" \
 expects=(--expect "BOXY-MARKER: hostcheck-pass")
 if [ "$hypervisor" = on ]; then
   expects+=(--expect "boxy: hypervisor running on $smp CPU(s)" --expect "BOXY-MARKER: boxyctl-ok"
+    --expect "BOXY-MARKER: svm-hidden"
     --expect "BOXY-MARKER: vmm-memory-hidden")
 else
   expects+=(--expect "booting without Boxy" --expect "BOXY-MARKER: boxy-ko-refused")

@@ -36,6 +36,11 @@ boxyctl stats --json >/tmp/stats.json || fail "boxyctl stats --json failed"
 grep -q '"cpuid"' /tmp/stats.json || fail "no cpuid count in boxyctl stats --json"
 marker "boxyctl-ok"
 
+insmod /lib/modules/boxy_memtest.ko svm=1 2>/dev/null
+dmesg | grep 'boxy_memtest: ' | tail -n 3
+dmesg | grep -q 'boxy_memtest: svm probe passed' || fail "SVM is not hidden as on a CPU without it"
+marker "svm-hidden"
+
 # The VMM's memory: an EfiReservedMemoryType range (efi=debug prints the
 # EFI memory map). Its first page must read as all ones, without the
 # image's "BOXY" magic.

@@ -8,13 +8,40 @@
  *   insmod boxy_memtest.ko phys=0x3d571000 len=4096
  *   -> "boxy_memtest: 0x3d571000+4096: 4096 of 4096 bytes 0xff, magic absent"
  */
+#include <asm/asm.h>
+#include <asm/msr.h>
 #include <linux/io.h>
 #include <linux/module.h>
 
 static unsigned long phys;
 static unsigned long len = 4096;
+static bool svm;
 module_param(phys, ulong, 0444);
 module_param(len, ulong, 0444);
+module_param(svm, bool, 0444);
+
+/*
+ * svm=1: what the host gets for SVM on a CPU that hides it. A CPU without
+ * SVM faults on EFER.SVME writes (#GP) and on VMRUN/VMLOAD/VMSAVE/STGI/CLGI
+ * (#UD, APM Vol. 3). The exception-table fixup reports the vector in EAX.
+ */
+static int svm_probe(void)
+{
+	u64 efer;
+	int trap = 0;
+	int err;
+
+	rdmsrl(MSR_EFER, efer);
+	err = wrmsrl_safe(MSR_EFER, efer | EFER_SVME);
+	pr_info("boxy_memtest: EFER.SVME write %s\n", err ? "faults (#GP)" : "ACCEPTED");
+	asm volatile("1: stgi\n"
+		     "2:\n" _ASM_EXTABLE_FAULT(1b, 2b)
+		     : "+a"(trap)
+		     :
+		     : "memory");
+	pr_info("boxy_memtest: STGI raises vector %d\n", trap);
+	return err && trap == 6 ? 0 : -EIO;
+}
 
 static int __init boxy_memtest_init(void)
 {
@@ -23,6 +50,10 @@ static int __init boxy_memtest_init(void)
 	bool magic;
 	u32 word;
 
+	if (svm) {
+		pr_info("boxy_memtest: svm probe %s\n", svm_probe() ? "FAILED" : "passed");
+		return -EAGAIN;
+	}
 	if (!phys || !len || len > (16UL << 20))
 		return -EINVAL;
 	map = memremap(phys, len, MEMREMAP_WB);
