@@ -15,6 +15,8 @@ packages=(
   qemu-system-x86 ovmf mtools dosfstools busybox-static cpio xz-utils zstd
   # boxy.ko and boxyctl
   libcli11-dev libfmt-dev nlohmann-json3-dev kmod
+  # benchmarks
+  bc
 )
 
 missing=()
