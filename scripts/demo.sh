@@ -16,13 +16,15 @@ e2e="$root/tests/e2e"
 
 "$root/scripts/install-deps.sh"
 cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build "$build" -j "$(nproc)" --target boxy_efi
+cmake --build "$build" -j "$(nproc)" --target boxy_efi boxy_ko boxyctl_static
 
 assets="$build/e2e/assets"
 demo="$build/e2e/demo"
 mkdir -p "$demo"
 "$e2e/fetch-kernel.sh" "$assets/kernel"
-"$e2e/mkinitramfs.sh" --out "$demo/initrd.img" --init "$e2e/init/demo.sh"
+strip -o "$demo/boxyctl" "$build/tools/boxyctl/static/boxyctl"
+"$e2e/mkinitramfs.sh" --out "$demo/initrd.img" --init "$e2e/init/demo.sh" \
+  --add "$demo/boxyctl:/bin/boxyctl" --add "$build/drivers/linux/boxy.ko:/lib/modules/boxy.ko"
 
 options="console=ttyS0 initrd=\\initrd.img"
 if [ -t 0 ] && [ -t 1 ]; then

@@ -11,6 +11,13 @@ echo "cmdline:  $(cat /proc/cmdline)"
 echo "CPUs:     $(nproc)"
 echo "memory:   $(awk '/MemTotal/ { print $2 " kB" }' /proc/meminfo)"
 grep -m1 'model name' /proc/cpuinfo
+if insmod /lib/modules/boxy.ko; then
+  echo "==== boxyctl in the host VM ===="
+  boxyctl version
+  boxyctl stats
+else
+  echo "boxy.ko did not load (see dmesg): Boxy is not running"
+fi
 marker "demo-host-up"
 case " $(cat /proc/cmdline) " in
   *" boxy.demo=shell "*)
