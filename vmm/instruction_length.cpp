@@ -1,28 +1,11 @@
 // SPDX-License-Identifier: MIT
 #include "instruction_length.hpp"
 
+#include "zydis_mode.hpp"
+
 #include <Zydis/Decoder.h>
 
 namespace boxy::vmm {
-namespace {
-
-struct ZydisMode {
-    ZydisMachineMode machine;
-    ZydisStackWidth stack;
-};
-
-ZydisMode zydis_mode(CpuMode mode)
-{
-    switch (mode) {
-        case CpuMode::real16: return {ZYDIS_MACHINE_MODE_REAL_16, ZYDIS_STACK_WIDTH_16};
-        case CpuMode::protected16: return {ZYDIS_MACHINE_MODE_LEGACY_16, ZYDIS_STACK_WIDTH_16};
-        case CpuMode::protected32: return {ZYDIS_MACHINE_MODE_LEGACY_32, ZYDIS_STACK_WIDTH_32};
-        case CpuMode::long64: break;
-    }
-    return {ZYDIS_MACHINE_MODE_LONG_64, ZYDIS_STACK_WIDTH_64};
-}
-
-}  // namespace
 
 Result<std::uint8_t, DecodeError> instruction_length(std::span<const std::uint8_t> bytes,
                                                      CpuMode mode)

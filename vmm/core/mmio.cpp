@@ -5,6 +5,7 @@
 #include "emulate/guest_paging.hpp"
 #include "emulate/guest_registers.hpp"
 #include "emulate/mmio_decode.hpp"
+#include "instruction_length.hpp"
 #include "log.hpp"
 #include "vmm_state.hpp"
 
@@ -34,38 +35,67 @@ emulate::GuestRegisters to_emulate(const GuestGprs& g, const GuestControl& guest
     return r;
 }
 
+// Guest page tables are guest data: a walk may read only memory the host
+// owns, never the VMM's.
+bool read_host_memory(std::uint64_t gpa, void* out, std::size_t length)
+{
+    if (gpa + length < gpa || gpa + length > state().boot.phys_top || is_vmm_memory(gpa, length)) {
+        return false;
+    }
+    const auto* src = reinterpret_cast<const volatile std::uint8_t*>(gpa);
+    auto* dst = static_cast<std::uint8_t*>(out);
+    for (std::size_t i = 0; i < length; ++i) {
+        dst[i] = src[i];
+    }
+    return true;
+}
+
+struct FetchedInstruction {
+    std::array<std::uint8_t, emulate::kMaxInstructionBytes> bytes{};
+    std::size_t count{0};
+    CpuMode mode{CpuMode::long64};
+};
+
+bool fetch_at_rip(const ExitInfo& exit, const GuestControl& guest, FetchedInstruction& out)
+{
+    const emulate::GuestPagingState paging{guest.cr0, guest.cr3, guest.cr4, guest.efer, exit.cpl};
+    const emulate::CodeSegment cs{guest.cs_base, guest.cs_long, guest.cs_default32};
+    out.mode = emulate::cpu_mode_of(guest.cr0, guest.efer, guest.rflags, cs);
+    const std::uint64_t linear = emulate::code_linear_address(out.mode, cs, guest.rip);
+    auto read = [](std::uint64_t gpa, void* dst, std::size_t length) {
+        return read_host_memory(gpa, dst, length);
+    };
+    const auto reader = emulate::guest_phys_reader_for(read);
+    auto fetched = emulate::fetch_instruction_bytes(paging, linear, reader, out.bytes);
+    if (!fetched) {
+        return false;
+    }
+    out.count = *fetched;
+    return true;
+}
+
 }  // namespace
+
+std::uint8_t instruction_length_at_rip(const ExitInfo& exit, const GuestControl& guest)
+{
+    FetchedInstruction fetched;
+    if (!fetch_at_rip(exit, guest, fetched)) {
+        return 0;
+    }
+    auto length = instruction_length({fetched.bytes.data(), fetched.count}, fetched.mode);
+    return length ? *length : 0;
+}
 
 ExitAction emulate_mmio(PerCpu& cpu, const ExitInfo& exit, GuestControl& guest,
                         const MmioDevice& device)
 {
-    const emulate::GuestPagingState paging{guest.cr0, guest.cr3, guest.cr4, guest.efer, exit.cpl};
-    const emulate::CodeSegment cs{guest.cs_base, guest.cs_long, guest.cs_default32};
-    const CpuMode mode = emulate::cpu_mode_of(guest.cr0, guest.efer, guest.rflags, cs);
-    const std::uint64_t linear = emulate::code_linear_address(mode, cs, guest.rip);
-
-    // Guest page tables are guest data: the walk may read only memory the
-    // host owns, never the VMM's.
-    auto read = [](std::uint64_t gpa, void* out, std::size_t length) {
-        if (gpa + length < gpa || gpa + length > state().boot.phys_top ||
-            is_vmm_memory(gpa, length)) {
-            return false;
-        }
-        const auto* src = reinterpret_cast<const volatile std::uint8_t*>(gpa);
-        auto* dst = static_cast<std::uint8_t*>(out);
-        for (std::size_t i = 0; i < length; ++i) {
-            dst[i] = src[i];
-        }
-        return true;
-    };
-    const auto reader = emulate::guest_phys_reader_for(read);
-    std::array<std::uint8_t, emulate::kMaxInstructionBytes> bytes{};
-    auto fetched = emulate::fetch_instruction_bytes(paging, linear, reader, bytes);
-    if (!fetched) {
+    FetchedInstruction fetched;
+    if (!fetch_at_rip(exit, guest, fetched)) {
         return refuse(cpu, exit, guest, "instruction fetch failed");
     }
+    const CpuMode mode = fetched.mode;
     emulate::GuestRegisters regs = to_emulate(cpu.gprs, guest);
-    auto access = emulate::decode_mmio_access({bytes.data(), *fetched}, mode, regs);
+    auto access = emulate::decode_mmio_access({fetched.bytes.data(), fetched.count}, mode, regs);
     if (!access) {
         return refuse(cpu, exit, guest, "unsupported instruction");
     }

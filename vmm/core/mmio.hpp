@@ -32,4 +32,10 @@ struct MmioDevice {
 [[nodiscard]] ExitAction emulate_mmio(PerCpu& cpu, const ExitInfo& exit, GuestControl& guest,
                                       const MmioDevice& device);
 
+// Length of the guest instruction at RIP, decoded by Zydis from bytes fetched
+// through the guest's page tables: how the VMM skips an exiting instruction
+// when the CPU has no NRIP-save. 0 if it cannot be fetched or decoded.
+[[nodiscard]] std::uint8_t instruction_length_at_rip(const ExitInfo& exit,
+                                                     const GuestControl& guest);
+
 }  // namespace boxy::vmm

@@ -1,27 +1,12 @@
 // SPDX-License-Identifier: MIT
 #include "emulate/mmio_decode.hpp"
 
+#include "zydis_mode.hpp"
+
 #include <Zydis/Decoder.h>
 
 namespace boxy::vmm::emulate {
 namespace {
-
-struct ZydisMode {
-    ZydisMachineMode machine;
-    ZydisStackWidth stack;
-};
-
-// The same mapping as instruction_length.cpp uses.
-ZydisMode zydis_mode(CpuMode mode)
-{
-    switch (mode) {
-        case CpuMode::real16: return {ZYDIS_MACHINE_MODE_REAL_16, ZYDIS_STACK_WIDTH_16};
-        case CpuMode::protected16: return {ZYDIS_MACHINE_MODE_LEGACY_16, ZYDIS_STACK_WIDTH_16};
-        case CpuMode::protected32: return {ZYDIS_MACHINE_MODE_LEGACY_32, ZYDIS_STACK_WIDTH_32};
-        case CpuMode::long64: break;
-    }
-    return {ZYDIS_MACHINE_MODE_LONG_64, ZYDIS_STACK_WIDTH_64};
-}
 
 // Zydis lists each GPR class in encoding order (AL, CL, DL, BL, AH, CH,
 // DH, BH, SPL, BPL, SIL, DIL, R8B..R15B; AX..R15W; EAX..R15D; RAX..R15), so

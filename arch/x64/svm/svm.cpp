@@ -3,6 +3,7 @@
 
 #include "core/exits.hpp"
 #include "core/log.hpp"
+#include "core/mmio.hpp"
 #include "core/vmm_state.hpp"
 #include "core/xapic.hpp"
 #include "vmcb.hpp"
@@ -65,10 +66,9 @@ ExitReason reason_of(std::uint64_t code, std::uint64_t info1)
     return ExitReason::other;
 }
 
-// Length of the instruction that exited, where the exit reason fixes it.
-// With NRIP-save the CPU tells us; without it (QEMU TCG) these
-// instructions have one encoding each that compilers emit: CPUID 0F A2,
-// RDMSR 0F 32, WRMSR 0F 30, VMMCALL 0F 01 D9, and the SVM instructions
+// The length of the exiting instruction in its usual encoding, used only if
+// the instruction at RIP cannot be fetched and decoded: CPUID 0F A2,
+// RDMSR 0F 32, WRMSR 0F 30, VMMCALL 0F 01 D9, the SVM instructions
 // 0F 01 D8..DF.
 std::uint8_t fixed_length(ExitReason reason)
 {
@@ -262,15 +262,24 @@ void run(vmm::PerCpu& cpu)
 
         switch (action.kind) {
             case vmm::ActionKind::advance: {
-                const std::uint8_t length =
-                    action.length != 0 ? action.length : fixed_length(exit.reason);
+                // NRIP-save gives the next RIP (APM Vol. 2, 15.7.1); without it
+                // (QEMU TCG) Zydis decodes the instruction at RIP, and the
+                // fixed encodings are the last resort.
                 if (s.nrip_save && v.control.next_rip != 0) {
                     v.save.rip = v.control.next_rip;
-                } else if (length != 0) {
-                    v.save.rip += length;
-                } else {
+                    break;
+                }
+                std::uint8_t length = action.length;
+                if (length == 0) {
+                    length = vmm::instruction_length_at_rip(exit, guest);
+                }
+                if (length == 0) {
+                    length = fixed_length(exit.reason);
+                }
+                if (length == 0) {
                     dump_and_stop(cpu, "cannot tell the length of the exiting instruction");
                 }
+                v.save.rip += length;
                 break;
             }
             case vmm::ActionKind::resume: break;

@@ -33,7 +33,8 @@ static int svm_probe(void)
 
 	rdmsrl(MSR_EFER, efer);
 	err = wrmsrl_safe(MSR_EFER, efer | EFER_SVME);
-	pr_info("boxy_memtest: EFER.SVME write %s\n", err ? "faults (#GP)" : "ACCEPTED");
+	pr_info("boxy_memtest: EFER.SVME write %s\n",
+		err ? "faults (#GP)" : "ACCEPTED");
 	asm volatile("1: stgi\n"
 		     "2:\n" _ASM_EXTABLE_FAULT(1b, 2b)
 		     : "+a"(trap)
@@ -51,7 +52,8 @@ static int __init boxy_memtest_init(void)
 	u32 word;
 
 	if (svm) {
-		pr_info("boxy_memtest: svm probe %s\n", svm_probe() ? "FAILED" : "passed");
+		pr_info("boxy_memtest: svm probe %s\n",
+			svm_probe() ? "FAILED" : "passed");
 		return -EAGAIN;
 	}
 	if (!phys || !len || len > (16UL << 20))
@@ -71,8 +73,8 @@ static int __init boxy_memtest_init(void)
 	}
 	/* The VMM image starts with "BOXY" (include/boxy/boot_protocol.hpp). */
 	magic = READ_ONCE(*(u32 *)map) == 0x59584f42;
-	pr_info("boxy_memtest: 0x%lx+%lu: %lu of %lu bytes 0xff, magic %s\n", phys, len, ones, len,
-		magic ? "PRESENT" : "absent");
+	pr_info("boxy_memtest: 0x%lx+%lu: %lu of %lu bytes 0xff, magic %s\n",
+		phys, len, ones, len, magic ? "PRESENT" : "absent");
 	memunmap(map);
 	return -EAGAIN;
 }
