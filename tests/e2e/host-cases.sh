@@ -13,6 +13,8 @@
 #                hypervisor bit, and no SVM
 #                boxy.ko loads, boxyctl version and stats answer, and the
 #                VMM's reserved memory reads as all ones from a kernel module
+#   reboot       as smp2, then the host reboots (reboot -f): the reset reaches
+#                the machine (QEMU, run with -no-reboot, exits by itself)
 #   native       hypervisor = "off": the same kernel sees no Boxy on any CPU
 #                and boxy.ko refuses to load with a clear message
 set -euo pipefail
@@ -27,8 +29,10 @@ mkdir -p "$work"
 smp=2
 expect=boxy
 hypervisor=on
+action=poweroff
 case "$case_name" in
   smp2) ;;
+  reboot) action=reboot ;;
   smp4) smp=4 ;;
   native) expect=native hypervisor=off ;;
   *) echo "host-cases: unknown case '$case_name'" >&2; exit 2 ;;
@@ -39,7 +43,7 @@ strip -o "$work/boxyctl" "$BOXYCTL"
   --add "$BOXY_HOSTCHECK:/bin/boxy-hostcheck" --add "$work/boxyctl:/bin/boxyctl" \
   --add "$BOXY_KO:/lib/modules/boxy.ko" --add "$BOXY_MEMTEST_KO:/lib/modules/boxy_memtest.ko"
 printf '%s\n' "next = '\\vmlinuz'" \
-  "options = 'console=ttyS0 initrd=\\initrd.img panic=-1 efi=debug boxy.expect=$expect boxy.cpus=$smp'" \
+  "options = 'console=ttyS0 initrd=\\initrd.img panic=-1 efi=debug boxy.expect=$expect boxy.cpus=$smp boxy.action=$action'" \
   "hypervisor = '$hypervisor'" >"$work/boxy.conf"
 "$here/mkesp.sh" --out "$work/esp.img" --add "$BOXY_EFI:/EFI/BOOT/BOOTX64.EFI" \
   --add "$work/boxy.conf:/EFI/BOOT/boxy.conf" --add "$E2E_ASSETS/kernel/vmlinuz:/vmlinuz" \
@@ -52,7 +56,20 @@ if [ "$hypervisor" = on ]; then
 else
   expects+=(--expect "booting without Boxy" --expect "BOXY-MARKER: boxy-ko-refused")
 fi
+if [ "$action" = reboot ]; then
+  # No markers to wait for: PASS means QEMU exited by itself (the reset).
+  expects=()
+fi
 "$here/run-qemu.sh" --esp "$work/esp.img" --log "$work/serial.log" --smp "$smp" --timeout 400 \
   "${expects[@]}" --fail "BOXY-FAIL" --fail "Kernel panic" --fail "FATAL"
+if [ "$action" = reboot ]; then
+  for line in "BOXY-MARKER: hostcheck-pass" "reboot: Restarting system"; do
+    grep -a -q -F "$line" "$work/serial.log" || { echo "host-cases: no '$line' before the reset" >&2; exit 1; }
+  done
+  if grep -a -q -F "reboot: Power down" "$work/serial.log"; then
+    echo "host-cases: the host powered off instead of rebooting" >&2
+    exit 1
+  fi
+fi
 grep -a -E '^(hostcheck|init|boxyctl|CPU|cpu|total|\[.*boxy)' "$work/serial.log" | tr -d '\r' || true
 echo "host-cases: $case_name passed"

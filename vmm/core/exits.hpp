@@ -23,6 +23,11 @@ struct ExitInfo {
     std::uint64_t error_code{0};
     std::uint8_t cpl{0};
     bool mwait{false};  // reason hlt: the idle instruction was MWAIT, not HLT
+    // nested_page_fault: the instruction's bytes when the CPU provides them
+    // (AMD decode assists, APM Vol. 2, 15.33.1); else none, and the VMM
+    // fetches them through the guest's page tables.
+    const std::uint8_t* instruction_bytes{nullptr};
+    std::uint8_t instruction_bytes_count{0};
 };
 
 // Guest state a handler may read or change besides the GPRs.

@@ -90,7 +90,16 @@ ExitAction emulate_mmio(PerCpu& cpu, const ExitInfo& exit, GuestControl& guest,
                         const MmioDevice& device)
 {
     FetchedInstruction fetched;
-    if (!fetch_at_rip(exit, guest, fetched)) {
+    if (exit.instruction_bytes_count != 0) {
+        const emulate::CodeSegment cs{guest.cs_base, guest.cs_long, guest.cs_default32};
+        fetched.mode = emulate::cpu_mode_of(guest.cr0, guest.efer, guest.rflags, cs);
+        fetched.count = exit.instruction_bytes_count < fetched.bytes.size()
+                            ? exit.instruction_bytes_count
+                            : fetched.bytes.size();
+        for (std::size_t i = 0; i < fetched.count; ++i) {
+            fetched.bytes[i] = exit.instruction_bytes[i];
+        }
+    } else if (!fetch_at_rip(exit, guest, fetched)) {
         return refuse(cpu, exit, guest, "instruction fetch failed");
     }
     const CpuMode mode = fetched.mode;

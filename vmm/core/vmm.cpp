@@ -147,7 +147,12 @@ VmmStatus init(const BootInfo& boot)
     }
 
     constexpr std::uint32_t kNripSave = 1U << 3;
-    s.nrip_save = (x64::cpuid(0x8000000A).edx & kNripSave) != 0;
+    constexpr std::uint32_t kVmcbClean = 1U << 5;
+    constexpr std::uint32_t kDecodeAssists = 1U << 7;
+    const std::uint32_t svm_features = x64::cpuid(0x8000000A).edx;
+    s.nrip_save = (svm_features & kNripSave) != 0;
+    s.vmcb_clean_bits = (svm_features & kVmcbClean) != 0;
+    s.decode_assists = (svm_features & kDecodeAssists) != 0;
 
     for (std::uint32_t i = 0; i < boot.cpu_count; ++i) {
         auto page = allocate(1);
@@ -170,7 +175,9 @@ VmmStatus init(const BootInfo& boot)
         << kBanner << ": VMM at " << log::Hex{boot.vmm_base} << " (" << boot.vmm_size / 1024
         << " KiB), " << boot.cpu_count << " CPUs, nested paging up to " << log::Hex{boot.phys_top}
         << " in " << s.host_npt.table_pages() << " table pages, " << s.pool.free_pages().count()
-        << " pages free";
+        << " pages free; SVM features: NRIP-save " << (s.nrip_save ? "yes" : "no")
+        << ", VMCB clean bits " << (s.vmcb_clean_bits ? "yes" : "no") << ", decode assists "
+        << (s.decode_assists ? "yes" : "no");
     return VmmStatus::ok;
 }
 

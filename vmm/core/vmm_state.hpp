@@ -23,7 +23,9 @@ struct VmmState {
     std::uint32_t cpu_count{0};
     std::uint64_t msr_permission_map_pa{0};
     std::uint64_t io_permission_map_pa{0};
-    bool nrip_save{false};  // CPUID Fn8000_000A EDX[3]
+    bool nrip_save{false};        // CPUID Fn8000_000A EDX[3]
+    bool vmcb_clean_bits{false};  // CPUID Fn8000_000A EDX[5]
+    bool decode_assists{false};   // CPUID Fn8000_000A EDX[7]
     volatile std::uint32_t cpus_virtualized{0};
 };
 

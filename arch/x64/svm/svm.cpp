@@ -153,10 +153,11 @@ void start_at_sipi(Vmcb& v, vmm::GuestGprs& gprs, std::uint8_t vector)
     gprs.r[GuestGprs::rdx] = x64::cpuid(1).eax;
 }
 
-void take_startup_ipis(vmm::PerCpu& cpu, Vmcb& v)
+// Returns true if the guest was reset and started anew.
+bool take_startup_ipis(vmm::PerCpu& cpu, Vmcb& v)
 {
     if (!vmm::xapic::take_init(cpu)) {
-        return;
+        return false;
     }
     reset_to_init_state(v);
     const std::uint8_t vector = vmm::xapic::wait_for_sipi(cpu);
@@ -164,6 +165,7 @@ void take_startup_ipis(vmm::PerCpu& cpu, Vmcb& v)
     vmm::log::Line(vmm::log::Level::info, cpu.index)
         << "INIT-SIPI: starting the host at "
         << vmm::log::Hex{static_cast<std::uint64_t>(vector) << 12} << " in the VM";
+    return true;
 }
 
 }  // namespace
@@ -227,7 +229,12 @@ void run(vmm::PerCpu& cpu)
 {
     auto& s = vmm::state();
     Vmcb& v = vmcb_of(cpu);
+    // Fields changed since the last VMRUN; everything on the first one.
+    // Without clean-bit support the field must stay zero (APM 15.15.3).
+    std::uint32_t dirty = clean::kAll;
     for (;;) {
+        v.control.clean_bits = s.vmcb_clean_bits ? (clean::kAll & ~dirty) : 0;
+        dirty = 0;
         boxy_svm_vmrun(&cpu.gprs, cpu.vmcb_pa);
         v.control.tlb_control = 0;
         v.control.event_inject = 0;
@@ -241,6 +248,11 @@ void run(vmm::PerCpu& cpu)
         if (exit.reason == ExitReason::nested_page_fault) {
             exit.address = v.control.exit_info2;
             exit.error_code = v.control.exit_info1;
+            // Decode assists hand over the faulting instruction's bytes.
+            if (s.decode_assists && (v.control.bytes_fetched & 0xF) != 0) {
+                exit.instruction_bytes = v.control.guest_instruction_bytes;
+                exit.instruction_bytes_count = v.control.bytes_fetched & 0xF;
+            }
         }
         constexpr std::uint16_t kAttribLong = 1U << 9;        // CS.L in VMCB attribute bits
         constexpr std::uint16_t kAttribDefault32 = 1U << 10;  // CS.D
@@ -257,6 +269,9 @@ void run(vmm::PerCpu& cpu)
         cpu.gprs.r[GuestGprs::rax] = v.save.rax;
         const vmm::ExitAction action = vmm::handle_exit(cpu, exit, guest);
         v.save.rax = cpu.gprs.r[GuestGprs::rax];
+        if (v.save.efer != guest.efer) {
+            dirty |= clean::kControlRegisters;
+        }
         v.save.efer = guest.efer;
         v.save.rip = guest.rip;
 
@@ -286,6 +301,7 @@ void run(vmm::PerCpu& cpu)
             case vmm::ActionKind::stop_idle_intercept:
                 v.control.intercept_misc1 &= ~misc1::kHlt;
                 v.control.intercept_misc2 &= ~kIdleMisc2;
+                dirty |= clean::kIntercepts;
                 break;
             case vmm::ActionKind::inject_exception:
                 v.control.event_inject = action.vector | event::kTypeException | event::kValid |
@@ -300,7 +316,9 @@ void run(vmm::PerCpu& cpu)
                 x64::halt_forever();
             case vmm::ActionKind::fatal: dump_and_stop(cpu, action.why);
         }
-        take_startup_ipis(cpu, v);
+        if (take_startup_ipis(cpu, v)) {
+            dirty = clean::kAll;
+        }
     }
 }
 

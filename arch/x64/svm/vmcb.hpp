@@ -198,6 +198,24 @@ inline constexpr std::uint64_t kErrorCodeValid = 1ULL << 11;
 inline constexpr std::uint64_t kValid = 1ULL << 31;
 }  // namespace event
 
+// VMCB clean bits (APM Vol. 2, 15.15.3): a set bit tells the CPU that the
+// named fields did not change since the last VMRUN of this VMCB on this CPU.
+namespace clean {
+inline constexpr std::uint32_t kIntercepts = 1U << 0;  // intercepts, TSC offset, pause filter
+inline constexpr std::uint32_t kIopm = 1U << 1;        // IOPM/MSRPM base
+inline constexpr std::uint32_t kAsid = 1U << 2;
+inline constexpr std::uint32_t kTpr = 1U << 3;               // V_TPR, V_IRQ, ...
+inline constexpr std::uint32_t kNestedPaging = 1U << 4;      // NP_ENABLE, nCR3, gPAT
+inline constexpr std::uint32_t kControlRegisters = 1U << 5;  // CR0, CR3, CR4, EFER
+inline constexpr std::uint32_t kDebugRegisters = 1U << 6;    // DR6, DR7
+inline constexpr std::uint32_t kDescriptorTables = 1U << 7;  // GDT, IDT
+inline constexpr std::uint32_t kSegments = 1U << 8;          // CS, DS, SS, ES, CPL
+inline constexpr std::uint32_t kCr2 = 1U << 9;
+inline constexpr std::uint32_t kLbr = 1U << 10;
+inline constexpr std::uint32_t kAvic = 1U << 11;
+inline constexpr std::uint32_t kAll = (1U << 12) - 1;
+}  // namespace clean
+
 // CPUID Fn8000_000A EDX: SVM features (APM Vol. 3, E.4.10).
 namespace feature {
 inline constexpr std::uint32_t kNestedPaging = 1U << 0;

@@ -8,8 +8,10 @@
 mount_basics
 expect=boxy
 cpus=0
+action=poweroff
 for word in $(cat /proc/cmdline); do
   case "$word" in
+    boxy.action=*) action=${word#boxy.action=} ;;
     boxy.expect=*) expect=${word#boxy.expect=} ;;
     boxy.cpus=*) cpus=${word#boxy.cpus=} ;;
   esac
@@ -61,4 +63,8 @@ done
 [ "$found" = 1 ] || fail "no reserved range of 4 MiB or more reads as absent memory"
 marker "vmm-memory-hidden"
 marker "hostcheck-pass"
+if [ "$action" = reboot ]; then
+  sync
+  reboot -f
+fi
 poweroff_now
