@@ -15,6 +15,8 @@
 #                VMM's reserved memory reads as all ones from a kernel module
 #   reboot       as smp2, then the host reboots (reboot -f): the reset reaches
 #                the machine (QEMU, run with -no-reboot, exits by itself)
+#   no-svm       the CPU has no SVM (-cpu EPYC,-svm): boxy.efi says why and
+#                boots the host without Boxy; boxy.ko refuses to load
 #   native       hypervisor = "off": the same kernel sees no Boxy on any CPU
 #                and boxy.ko refuses to load with a clear message
 set -euo pipefail
@@ -35,6 +37,7 @@ case "$case_name" in
   reboot) action=reboot ;;
   smp4) smp=4 ;;
   native) expect=native hypervisor=off ;;
+  no-svm) expect=native ;;
   *) echo "host-cases: unknown case '$case_name'" >&2; exit 2 ;;
 esac
 
@@ -49,7 +52,13 @@ printf '%s\n' "next = '\\vmlinuz'" \
   --add "$work/boxy.conf:/EFI/BOOT/boxy.conf" --add "$E2E_ASSETS/kernel/vmlinuz:/vmlinuz" \
   --add "$work/initrd.img:/initrd.img"
 expects=(--expect "BOXY-MARKER: hostcheck-pass")
-if [ "$hypervisor" = on ]; then
+qemu_extra=()
+if [ "$case_name" = no-svm ]; then
+  # QEMU honours the last -cpu option.
+  qemu_extra=(-- -cpu EPYC,-svm)
+  expects+=(--expect "boxy: hypervisor not started: no SVM (CPUID Fn8000_0001 ECX[2] clear); booting without Boxy"
+    --expect "BOXY-MARKER: boxy-ko-refused")
+elif [ "$hypervisor" = on ]; then
   expects+=(--expect "boxy: hypervisor running on $smp CPU(s)" --expect "BOXY-MARKER: boxyctl-ok"
     --expect "BOXY-MARKER: svm-hidden"
     --expect "BOXY-MARKER: vmm-memory-hidden")
@@ -61,7 +70,7 @@ if [ "$action" = reboot ]; then
   expects=()
 fi
 "$here/run-qemu.sh" --esp "$work/esp.img" --log "$work/serial.log" --smp "$smp" --timeout 400 \
-  "${expects[@]}" --fail "BOXY-FAIL" --fail "Kernel panic" --fail "FATAL"
+  "${expects[@]}" --fail "BOXY-FAIL" --fail "Kernel panic" --fail "FATAL" "${qemu_extra[@]}"
 if [ "$action" = reboot ]; then
   for line in "BOXY-MARKER: hostcheck-pass" "reboot: Restarting system"; do
     grep -a -q -F "$line" "$work/serial.log" || { echo "host-cases: no '$line' before the reset" >&2; exit 1; }
