@@ -81,7 +81,8 @@ typedef uint64_t boxy_u64;
  * register is preserved.
  *
  * Call numbers, grouped by sixteen so each group can grow:
- *   0x00-0x0F  queries: VERSION 0x00, GET_STATS 0x01
+ *   0x00-0x07  queries: VERSION 0x00, GET_STATS 0x01
+ *   0x08-0x0F  VMM lifecycle: STOP_CPU 0x08
  *   0x10-0x1F  reserved: VM create/destroy
  *   0x20-0x2F  reserved: memory donate/reclaim
  *   0x30-0x3F  reserved: vCPU create, run, get/set registers
@@ -98,6 +99,16 @@ typedef uint64_t boxy_u64;
  * Out: RDI = bytes written (struct boxy_cpu_stats.size).
  * The whole buffer must be ordinary RAM of the calling VM. */
 #define BOXY_GET_STATS_MAX_LENGTH 4096u
+#define BOXY_CALL_STOP_CPU 0x08u
+/* In: nothing. The calling CPU leaves Boxy: it continues natively after
+ * the instruction with RAX = BOXY_STATUS_OK and every other register, the
+ * control registers, descriptor tables, segments and MSRs as they were in
+ * the VM. Only a late-launched Boxy (started by boxy.ko) serves it; one
+ * started by boxy.efi answers BOXY_STATUS_UNSUPPORTED. The VMM finishes the
+ * switch on the caller's page tables, so they must map the VMM's region at
+ * its physical address (supervisor, writable, executable), as boxy.ko's
+ * launch page tables do (docs/abi.md, "Stopping"). Once every CPU has
+ * stopped, the VMM's memory is the host's again. */
 
 /* Return status in RAX. Zero is success; errors are small positive values. */
 #define BOXY_STATUS_OK 0u

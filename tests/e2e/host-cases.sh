@@ -19,6 +19,9 @@
 #                boots the host without Boxy; boxy.ko refuses to load
 #   native       hypervisor = "off": the same kernel sees no Boxy on any CPU
 #                and boxy.ko refuses to load with a clear message
+#   late-launch  hypervisor = "off", then boxy.ko starts Boxy on the running
+#                kernel (-smp 2) and rmmod stops it, twice; CPU hotplug in
+#                between (init/late-launch.sh)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 case_name=${1:?usage: host-cases.sh CASE}
@@ -29,6 +32,7 @@ rm -rf "$work"
 mkdir -p "$work"
 
 smp=2
+init=host-check
 expect=boxy
 hypervisor=on
 action=poweroff
@@ -38,11 +42,12 @@ case "$case_name" in
   smp4) smp=4 ;;
   native) expect=native hypervisor=off ;;
   no-svm) expect=native ;;
+  late-launch) hypervisor=off init=late-launch ;;
   *) echo "host-cases: unknown case '$case_name'" >&2; exit 2 ;;
 esac
 
 strip -o "$work/boxyctl" "$BOXYCTL"
-"$here/mkinitramfs.sh" --out "$work/initrd.img" --init "$here/init/host-check.sh" \
+"$here/mkinitramfs.sh" --out "$work/initrd.img" --init "$here/init/$init.sh" \
   --add "$BOXY_HOSTCHECK:/bin/boxy-hostcheck" --add "$work/boxyctl:/bin/boxyctl" \
   --add "$BOXY_KO:/lib/modules/boxy.ko" --add "$BOXY_MEMTEST_KO:/lib/modules/boxy_memtest.ko"
 printf '%s\n' "next = '\\vmlinuz'" \
@@ -58,6 +63,11 @@ if [ "$case_name" = no-svm ]; then
   qemu_extra=(-- -cpu EPYC,-svm)
   expects+=(--expect "boxy: hypervisor not started: no SVM (CPUID Fn8000_0001 ECX[2] clear); booting without Boxy"
     --expect "BOXY-MARKER: boxy-ko-refused")
+elif [ "$init" = late-launch ]; then
+  expects=(--expect "booting without Boxy" --expect "BOXY-MARKER: late-launch-param-refused"
+    --expect "BOXY-MARKER: late-launch-hotplug-ok" --expect "BOXY-MARKER: late-launch-1-stopped"
+    --expect "BOXY-MARKER: late-launch-2-stopped" --expect "BOXY-MARKER: late-launch-no-leak"
+    --expect "BOXY-MARKER: late-launch-pass")
 elif [ "$hypervisor" = on ]; then
   expects+=(--expect "boxy: hypervisor running on $smp CPU(s)" --expect "BOXY-MARKER: boxyctl-ok"
     --expect "BOXY-MARKER: svm-hidden"

@@ -89,7 +89,8 @@ ExitAction handle_hypercall(PerCpu& cpu, const ExitInfo& exit)
     GuestGprs& g = cpu.gprs;
     hypercall::HypercallRegisters regs{g.r[R::rax], g.r[R::rdi], g.r[R::rsi], g.r[R::rdx],
                                        g.r[R::r10], g.r[R::r8],  g.r[R::r9]};
-    const hypercall::CallerContext ctx{exit.cpl, true, s.cpu_count};
+    hypercall::CallerContext ctx{exit.cpl, true, s.cpu_count};
+    ctx.late_launched = late_launched();
     // The host VM may have the VMM write to any memory its nested tables map
     // to itself, never into the VMM's region.
     auto permits = [&s](std::uint64_t gpa, std::uint64_t length) {
@@ -116,6 +117,9 @@ ExitAction handle_hypercall(PerCpu& cpu, const ExitInfo& exit)
                 hypercall::invoke_get_stats(args, s.cpus[args.cpu_index]->stats, writer, regs);
                 break;
             }
+            case hypercall::Call::stop_cpu:
+                g.r[R::rax] = BOXY_STATUS_OK;
+                return {ActionKind::leave_vmm, 0, false, 0, "BOXY_CALL_STOP_CPU"};
         }
     }
     g.r[R::rax] = regs.rax;

@@ -51,6 +51,7 @@ enum class ActionKind : std::uint8_t {
     inject_exception,     // deliver `vector` (with `error_code` if has_error)
     stop_idle_intercept,  // resume at the HLT/MWAIT, which now runs natively
     reset_machine,        // the host asked for a reset (triple fault)
+    leave_vmm,            // skip the exiting instruction and run the guest natively from there
     fatal,                // a broken invariant: dump state and stop
 };
 

@@ -3,13 +3,12 @@
 // The VMM's entry points (include/boxy/boot_protocol.hpp): vmm_init() sets up
 // the page pool, the nested page tables of the host VM and the per-CPU
 // structures; vmm_start_cpu() virtualizes the calling CPU in place.
+#include "backend.hpp"
 #include "log.hpp"
-#include "svm/svm.hpp"
 #include "vmm_state.hpp"
 #include "xapic.hpp"
 
 #include <arch/x64/cpu.hpp>
-#include <arch/x64/svm_support.hpp>
 #include <boxy/version.hpp>
 
 #include <new>
@@ -85,10 +84,22 @@ Result<std::uint64_t, MemoryError> allocate(std::uint64_t pages)
     return run->raw();
 }
 
-VmmStatus init(const BootInfo& boot)
+// The backend for this CPU's vendor (CPUID leaf 0 vendor string).
+const Backend* pick_backend()
+{
+    const auto vendor = x64::cpuid(0);
+    // "GenuineIntel" in EBX, EDX, ECX.
+    if (vendor.ebx == 0x756E6547 && vendor.edx == 0x49656E69 && vendor.ecx == 0x6C65746E) {
+        return &vmx_backend();
+    }
+    return &svm_backend();
+}
+
+VmmStatus init(const BootInfo& boot, const Backend& backend)
 {
     auto& s = vmm_state;
     s.boot = boot;
+    s.backend = &backend;
     s.cpu_count = boot.cpu_count;
 
     const auto image_end = align_up(reinterpret_cast<std::uint64_t>(__memory_end), kPageSize4K);
@@ -102,57 +113,26 @@ VmmStatus init(const BootInfo& boot)
     s.pool = *pool;
 
     const bool gigabyte_pages = (x64::cpuid(0x80000001).edx & (1U << 26)) != 0;
-    const PhysRange vmm_region{PhysAddr{boot.vmm_base}, boot.vmm_size};
-    IdentityMapConfig host_map;
-    host_map.top = PhysAddr{boot.phys_top};
-    host_map.largest_page = gigabyte_pages ? PageSize::size_1g : PageSize::size_2m;
-    host_map.holes = {&vmm_region, 1};
-    auto npt = NestedPageTable<NptEntry>::identity_map(s.pool, host_map);
-    if (!npt) {
-        log::Line(log::Level::error, log::kNoCpu)
-            << "building nested page tables: " << to_string(npt.error());
-        return VmmStatus::out_of_memory;
-    }
-    s.host_npt = *npt;
-
-    IdentityMapConfig vmm_map = host_map;
-    vmm_map.holes = {};
-    auto own = NestedPageTable<NptEntry>::identity_map(s.pool, vmm_map);
+    IdentityMapConfig own_map;
+    own_map.top = PhysAddr{boot.phys_top};
+    own_map.largest_page = gigabyte_pages ? PageSize::size_1g : PageSize::size_2m;
+    auto own = NestedPageTable<NptEntry>::identity_map(s.pool, own_map);
     if (!own) {
+        log::Line(log::Level::error, log::kNoCpu)
+            << "building the VMM's page tables: " << to_string(own.error());
         return VmmStatus::out_of_memory;
     }
     s.vmm_page_table = *own;
 
-    // MSR permission map, 8 KiB (APM Vol. 2, 15.11): two bits per MSR (read,
-    // write) in three ranges. Intercept EFER (to hide SVME), VM_CR and
-    // VM_HSAVE_PA.
-    auto msrpm = allocate(2);
-    auto iopm = allocate(3);  // all zero: no port is intercepted
-    if (!msrpm || !iopm) {
-        return VmmStatus::out_of_memory;
+    // The host VM sees all of [0, phys_top) but the VMM's region and the
+    // xAPIC page, whose accesses the VMM emulates (docs/adr-003).
+    const PhysRange holes[] = {PhysRange{PhysAddr{boot.vmm_base}, boot.vmm_size},
+                               PhysRange{PhysAddr{xapic::init()}, kPageSize4K}};
+    IdentityMapConfig host_map = own_map;
+    host_map.holes = holes;
+    if (const VmmStatus status = backend.init(s, host_map); status != VmmStatus::ok) {
+        return status;
     }
-    s.msr_permission_map_pa = *msrpm;
-    s.io_permission_map_pa = *iopm;
-    auto* map = reinterpret_cast<std::uint8_t*>(*msrpm);
-    auto intercept = [map](std::uint32_t msr, std::uint32_t range_base, std::uint32_t byte_offset) {
-        const std::uint32_t bit = (msr - range_base) * 2;
-        map[byte_offset + bit / 8] |= static_cast<std::uint8_t>(3U << (bit % 8));
-    };
-    intercept(0xC0000080, 0xC0000000, 0x800);   // EFER
-    intercept(0xC0010114, 0xC0010000, 0x1000);  // VM_CR
-    intercept(0xC0010117, 0xC0010000, 0x1000);  // VM_HSAVE_PA
-
-    if (!xapic::init()) {
-        return VmmStatus::out_of_memory;
-    }
-
-    constexpr std::uint32_t kNripSave = 1U << 3;
-    constexpr std::uint32_t kVmcbClean = 1U << 5;
-    constexpr std::uint32_t kDecodeAssists = 1U << 7;
-    const std::uint32_t svm_features = x64::cpuid(0x8000000A).edx;
-    s.nrip_save = (svm_features & kNripSave) != 0;
-    s.vmcb_clean_bits = (svm_features & kVmcbClean) != 0;
-    s.decode_assists = (svm_features & kDecodeAssists) != 0;
 
     for (std::uint32_t i = 0; i < boot.cpu_count; ++i) {
         auto page = allocate(1);
@@ -172,22 +152,23 @@ VmmStatus init(const BootInfo& boot)
     build_idt();
 
     log::Line(log::Level::info, log::kNoCpu)
-        << kBanner << ": VMM at " << log::Hex{boot.vmm_base} << " (" << boot.vmm_size / 1024
-        << " KiB), " << boot.cpu_count << " CPUs, nested paging up to " << log::Hex{boot.phys_top}
-        << " in " << s.host_npt.table_pages() << " table pages, " << s.pool.free_pages().count()
-        << " pages free; SVM features: NRIP-save " << (s.nrip_save ? "yes" : "no")
-        << ", VMCB clean bits " << (s.vmcb_clean_bits ? "yes" : "no") << ", decode assists "
-        << (s.decode_assists ? "yes" : "no");
+        << kBanner << ": " << backend.name << " VMM at " << log::Hex{boot.vmm_base} << " ("
+        << boot.vmm_size / 1024 << " KiB), " << boot.cpu_count << " CPUs, "
+        << (late_launched() ? "late launch" : "early boot") << ", host memory map up to "
+        << log::Hex{boot.phys_top} << ", " << s.pool.free_pages().count() << " pages free";
     return VmmStatus::ok;
 }
 
+// On the VMM's stack: the caller's may not be mapped in the VMM's page
+// tables (late launch runs on a kernel stack in vmalloc space).
 [[noreturn]] void run_cpu(void* arg)
 {
     auto& cpu = *static_cast<PerCpu*>(arg);
+    enter_vmm_environment();
     __atomic_add_fetch(&vmm_state.cpus_virtualized, 1U, __ATOMIC_RELAXED);
     __atomic_store_n(&cpu.virtualized, 1U, __ATOMIC_RELEASE);
     log::Line(log::Level::info, cpu.index) << "virtualized (APIC ID " << cpu.apic_id << ")";
-    svm::run(cpu);
+    vmm_state.backend->run(cpu);
 }
 
 }  // namespace
@@ -195,6 +176,18 @@ VmmStatus init(const BootInfo& boot)
 VmmState& state()
 {
     return vmm_state;
+}
+
+bool late_launched()
+{
+    return (vmm_state.boot.flags & kBootFlagLateLaunch) != 0;
+}
+
+void mark_left(PerCpu& cpu)
+{
+    __atomic_store_n(&cpu.virtualized, 0U, __ATOMIC_RELEASE);
+    __atomic_sub_fetch(&vmm_state.cpus_virtualized, 1U, __ATOMIC_RELAXED);
+    log::Line(log::Level::info, cpu.index) << "left the VMM: running natively";
 }
 
 bool is_vmm_memory(std::uint64_t address, std::uint64_t length)
@@ -215,11 +208,13 @@ extern "C" std::int32_t vmm_init(const BootInfo* boot)
         return static_cast<std::int32_t>(VmmStatus::bad_boot_info);
     }
     vmm::log::init(static_cast<vmm::log::Level>(boot->log_level));
-    if (const auto why = x64::missing_svm_feature(); !why.empty()) {
-        vmm::log::Line(vmm::log::Level::error, vmm::log::kNoCpu) << "cannot start: " << why;
-        return static_cast<std::int32_t>(VmmStatus::no_svm);
+    const vmm::Backend& backend = *vmm::pick_backend();
+    if (const auto why = backend.unsupported(); !why.empty()) {
+        vmm::log::Line(vmm::log::Level::error, vmm::log::kNoCpu)
+            << "cannot start (" << backend.name << "): " << why;
+        return static_cast<std::int32_t>(VmmStatus::unsupported_cpu);
     }
-    return static_cast<std::int32_t>(vmm::init(*boot));
+    return static_cast<std::int32_t>(vmm::init(*boot, backend));
 }
 
 extern "C" std::int32_t vmm_start_cpu(const LaunchContext* ctx)
@@ -233,14 +228,16 @@ extern "C" std::int32_t vmm_start_cpu(const LaunchContext* ctx)
     vmm::PerCpu& cpu = *s.cpus[ctx->cpu_index];
     cpu.apic_id = x64::cpuid(1).ebx >> 24;
     cpu.stats = vmm::ExitStats{cpu.index, cpu.apic_id};
-    const VmmStatus status = svm::prepare_cpu(cpu, *ctx, rflags);
+    // A CPU may start again after it left (late launch, CPU hotplug).
+    cpu.mailbox.init_pending = 0;
+    cpu.mailbox.sipi_pending = 0;
+    const VmmStatus status = s.backend->prepare_cpu(cpu, *ctx, rflags);
     if (status != VmmStatus::ok) {
         if ((rflags & (1U << 9)) != 0) {
             asm volatile("sti");
         }
         return static_cast<std::int32_t>(status);
     }
-    vmm::enter_vmm_environment();
     boxy_switch_stack(cpu.stack_top, vmm::run_cpu, &cpu);
 }
 

@@ -2,9 +2,11 @@
 //
 // The VMM's global state: set up once by vmm_init() on the bootstrap
 // processor before any CPU is virtualized, read-only afterwards except for
-// per-CPU parts, which only their own CPU writes.
+// per-CPU parts, which only their own CPU writes. Backend-specific state
+// (nested page tables, permission bitmaps) lives in the backend.
 #pragma once
 
+#include "backend.hpp"
 #include "memory/nested_paging.hpp"
 #include "memory/npt_entry.hpp"
 #include "memory/page_allocator.hpp"
@@ -16,16 +18,13 @@ namespace boxy::vmm {
 
 struct VmmState {
     BootInfo boot{};
+    const Backend* backend{nullptr};
     PageAllocator pool;
-    NestedPageTable<NptEntry> host_npt;        // the host VM's nested page tables
-    NestedPageTable<NptEntry> vmm_page_table;  // the VMM's own CR3 (identity)
+    // The VMM's own CR3: an identity map in the ordinary x86-64 4-level
+    // format, which is also AMD's nested format (APM Vol. 2, 15.25.5).
+    NestedPageTable<NptEntry> vmm_page_table;
     PerCpu* cpus[kMaxCpus]{};
     std::uint32_t cpu_count{0};
-    std::uint64_t msr_permission_map_pa{0};
-    std::uint64_t io_permission_map_pa{0};
-    bool nrip_save{false};        // CPUID Fn8000_000A EDX[3]
-    bool vmcb_clean_bits{false};  // CPUID Fn8000_000A EDX[5]
-    bool decode_assists{false};   // CPUID Fn8000_000A EDX[7]
     volatile std::uint32_t cpus_virtualized{0};
 };
 
@@ -33,5 +32,11 @@ struct VmmState {
 
 // True if [address, address + length) overlaps the VMM's reserved region.
 [[nodiscard]] bool is_vmm_memory(std::uint64_t address, std::uint64_t length);
+
+// BootInfo said kBootFlagLateLaunch: CPUs may leave (BOXY_CALL_STOP_CPU).
+[[nodiscard]] bool late_launched();
+
+// The calling CPU no longer runs under the VMM (it left, or never started).
+void mark_left(PerCpu& cpu);
 
 }  // namespace boxy::vmm

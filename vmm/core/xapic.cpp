@@ -132,7 +132,7 @@ void access(void* /*context*/, PerCpu& cpu, MmioRequest& request)
 
 }  // namespace
 
-bool init()
+std::uint64_t init()
 {
     constexpr std::uint64_t kX2apicEnable = 1ULL << 10;
     const std::uint64_t base_msr = x64::rdmsr(x64::msr::kApicBase);
@@ -141,8 +141,7 @@ bool init()
         log::Line(log::Level::warn, log::kNoCpu) << "the firmware runs in x2APIC mode, which Boxy "
                                                     "does not trap yet: APs may leave the VMM";
     }
-    auto& s = state();
-    return s.host_npt.unmap(PhysRange{PhysAddr{apic_base}, kPageSize4K}).has_value();
+    return apic_base;
 }
 
 bool is_apic_page(std::uint64_t gpa)

@@ -23,7 +23,9 @@ namespace boxy::vmm::xapic {
 
 // Records the local APIC's MMIO base (IA32_APIC_BASE) and removes its page
 // from the host's nested page tables. Called once by vmm_init().
-[[nodiscard]] bool init();
+// Finds the local APIC's MMIO page (IA32_APIC_BASE), which the host VM's
+// nested page tables must leave unmapped so that ICR writes exit.
+[[nodiscard]] std::uint64_t init();
 
 [[nodiscard]] bool is_apic_page(std::uint64_t gpa);
 

@@ -104,6 +104,17 @@ Result<DecodedCall, Status> decode_get_stats(const HypercallRegisters& regs,
     return DecodedCall::make_get_stats({static_cast<std::uint32_t>(cpu_index), gpa, length});
 }
 
+Result<DecodedCall, Status> decode_stop_cpu(const HypercallRegisters& regs,
+                                            const CallerContext& ctx)
+{
+    BOXY_TRY(require_host_kernel(ctx));
+    BOXY_TRY(require_unused_zero(regs, 0));
+    if (!ctx.late_launched) {
+        return make_error(Status::unsupported);
+    }
+    return DecodedCall::make_stop_cpu();
+}
+
 }  // namespace
 
 std::string_view to_string(Status status)
@@ -127,6 +138,7 @@ Result<DecodedCall, Status> decode(const HypercallRegisters& regs, CallerContext
     switch (regs.rax) {
         case BOXY_CALL_VERSION: return decode_version(regs, ctx);
         case BOXY_CALL_GET_STATS: return decode_get_stats(regs, ctx, memory);
+        case BOXY_CALL_STOP_CPU: return decode_stop_cpu(regs, ctx);
         default: return make_error(Status::unknown_call);
     }
 }

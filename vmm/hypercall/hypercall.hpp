@@ -69,6 +69,9 @@ struct CallerContext {
     // The caller VM's guest-physical address width (its CPUID
     // 0x80000008:EAX[7:0]); addresses at or above 2^bits do not exist.
     std::uint8_t physical_address_bits{kMaxPhysicalAddressBits};
+    // The VMM was started by boxy.ko on a running host (late launch), so a
+    // CPU may leave it (BOXY_CALL_STOP_CPU).
+    bool late_launched{false};
 
     static constexpr std::uint8_t kMaxPhysicalAddressBits = 52;  // MAXPHYADDR limit
 };
@@ -118,6 +121,7 @@ template <class Fn>
 enum class Call : std::uint64_t {
     version = BOXY_CALL_VERSION,
     get_stats = BOXY_CALL_GET_STATS,
+    stop_cpu = BOXY_CALL_STOP_CPU,
 };
 
 struct NoArgs {};
@@ -136,6 +140,11 @@ struct DecodedCall {
         GetStatsArgs get_stats;  // Call::get_stats
     } args;
 
+    [[nodiscard]] static constexpr DecodedCall make_stop_cpu()
+    {
+        return {Call::stop_cpu, {.none = {}}};
+    }
+
     [[nodiscard]] static constexpr DecodedCall make_version()
     {
         return {Call::version, {.none = {}}};
@@ -153,6 +162,10 @@ struct DecodedCall {
 // checker is asked last, only about a range that passed the other checks).
 [[nodiscard]] Result<DecodedCall, Status> decode(const HypercallRegisters& regs, CallerContext ctx,
                                                  const GuestMemoryChecker& memory);
+
+// BOXY_CALL_STOP_CPU decodes only from the host kernel of a late-launched
+// VMM (else denied / unsupported); the exit handler then leaves the CPU,
+// with RAX = ok.
 
 // RAX = status; nothing else changes.
 void complete_with_error(Status status, HypercallRegisters& regs);

@@ -4,6 +4,7 @@
 #include "core/exits.hpp"
 #include "core/log.hpp"
 #include "core/mmio.hpp"
+#include "core/native_state.hpp"
 #include "core/vmm_state.hpp"
 #include "core/xapic.hpp"
 #include "vmcb.hpp"
@@ -21,17 +22,6 @@ namespace {
 namespace msr = x64::msr;
 using vmm::ExitReason;
 using vmm::GuestGprs;
-
-// The VMM runs identity-mapped: a physical address is its own pointer.
-Vmcb& vmcb_of(const vmm::PerCpu& cpu)
-{
-    return *reinterpret_cast<Vmcb*>(cpu.vmcb_pa);
-}
-
-VmcbSegment to_vmcb(const x64::SegmentState& s)
-{
-    return {s.selector, s.attributes, s.limit, s.base};
-}
 
 // Exit codes to neutral reasons (APM Vol. 2, Appendix C).
 ExitReason reason_of(std::uint64_t code, std::uint64_t info1)
@@ -105,9 +95,6 @@ void dump_and_stop(vmm::PerCpu& cpu, std::string_view why) noexcept
     x64::halt_forever();
 }
 
-// The idle instructions intercepted while a CPU may wait to be started.
-constexpr std::uint32_t kIdleMisc2 = misc2::kMwait | misc2::kMwaitConditional;
-
 // The state INIT leaves a CPU in (APM Vol. 2, 14.1.3, Table 14-1 "Initial
 // Processor State"; SDM Vol. 3, Table 10-1), with EFER.SVME kept for VMRUN.
 void reset_to_init_state(Vmcb& v)
@@ -168,66 +155,53 @@ bool take_startup_ipis(vmm::PerCpu& cpu, Vmcb& v)
     return true;
 }
 
-}  // namespace
-
-VmmStatus prepare_cpu(vmm::PerCpu& cpu, const LaunchContext& ctx, std::uint64_t rflags)
+// BOXY_CALL_STOP_CPU: give the CPU back to the guest, natively, at the
+// instruction after the hypercall. VMLOAD restores what VMRUN never swaps
+// (FS, GS, TR and LDTR with their hidden parts, KernelGsBase, the
+// SYSCALL/SYSENTER MSRs: APM Vol. 2, 15.5.2); GIF must be set before SVM is
+// disabled, or INIT and NMIs stay blocked (APM 15.17).
+[[noreturn]] void leave(vmm::PerCpu& cpu, const Vmcb& v)
 {
-    auto& s = vmm::state();
-    Vmcb& v = vmcb_of(cpu);
+    vmm::NativeState n{};
+    for (unsigned i = 0; i < 16; ++i) {
+        n.gprs[i] = cpu.gprs.r[i];
+    }
+    n.gprs[GuestGprs::rax] = v.save.rax;
+    n.gprs[GuestGprs::rsp] = v.save.rsp;
+    n.rip = v.save.rip;
+    n.rsp = v.save.rsp;
+    n.rflags = v.save.rflags;
+    n.cr0 = v.save.cr0;
+    n.cr3 = v.save.cr3;
+    n.cr4 = v.save.cr4;
+    n.cs = v.save.cs.selector;
+    n.ss = v.save.ss.selector;
+    n.ds = v.save.ds.selector;
+    n.es = v.save.es.selector;
+    n.fs = v.save.fs.selector;
+    n.gs = v.save.gs.selector;
+    n.fs_base = v.save.fs.base;
+    n.gs_base = v.save.gs.base;
+    n.gdtr.limit = static_cast<std::uint16_t>(v.save.gdtr.limit);
+    n.gdtr.base = v.save.gdtr.base;
+    n.idtr.limit = static_cast<std::uint16_t>(v.save.idtr.limit);
+    n.idtr.base = v.save.idtr.base;
 
-    // SVM on, host save area set (APM Vol. 2, 15.4 "Enabling SVM").
-    x64::wrmsr(msr::kEfer, x64::rdmsr(msr::kEfer) | msr::kEferSvme);
-    x64::wrmsr(msr::kVmHsavePa, cpu.host_save_pa);
-
-    // VMSAVE stores the current FS, GS, TR, LDTR (with their hidden parts),
-    // KernelGsBase and the SYSCALL/SYSENTER MSRs: exactly the guest's values.
-    asm volatile("vmsave %%rax" ::"a"(cpu.vmcb_pa) : "memory");
-
-    const auto gdtr = x64::read_gdtr();
-    const auto idtr = x64::read_idtr();
-    auto segment = [&gdtr](std::uint16_t selector) {
-        return to_vmcb(x64::read_segment(gdtr.base, gdtr.limit, selector, false));
-    };
-    v.save.cs = segment(x64::read_cs());
-    v.save.ss = segment(x64::read_ss());
-    v.save.ds = segment(x64::read_ds());
-    v.save.es = segment(x64::read_es());
-    v.save.gdtr = {0, 0, gdtr.limit, gdtr.base};
-    v.save.idtr = {0, 0, idtr.limit, idtr.base};
-    v.save.cpl = static_cast<std::uint8_t>((v.save.ss.attrib >> 5) & 3);
-    v.save.efer = x64::rdmsr(msr::kEfer);
-    v.save.cr0 = x64::read_cr0();
-    v.save.cr3 = x64::read_cr3();
-    v.save.cr4 = x64::read_cr4();
-    v.save.cr2 = x64::read_cr2();
-    v.save.dr7 = x64::read_dr7();
-    v.save.dr6 = 0xFFFF0FF0;  // architectural reset value (SDM Vol. 3, 18.2.3)
-    v.save.rflags = rflags;
-    v.save.rip = ctx.guest_rip;
-    v.save.rsp = ctx.guest_rsp;
-    v.save.rax = 0;  // the launch call "returns" 0 in the guest
-    v.save.g_pat = x64::rdmsr(msr::kPat);
-
-    // Intercepts: VMRUN must be (APM 15.5.1); CPUID and VMMCALL are the
-    // host's window on Boxy; MSRs by the permission map; the other SVM
-    // instructions so the host sees none; shutdown to reset cleanly.
-    // HLT too, while the CPU may wait to be started (vmm/core/xapic.hpp).
-    v.control.intercept_misc1 =
-        misc1::kCpuid | misc1::kMsrProt | misc1::kShutdown | misc1::kInvlpga | misc1::kHlt;
-    v.control.intercept_misc2 = misc2::kVmrun | misc2::kVmmcall | misc2::kVmload | misc2::kVmsave |
-                                misc2::kStgi | misc2::kClgi | misc2::kSkinit | kIdleMisc2;
-    v.control.msrpm_base_pa = s.msr_permission_map_pa;
-    v.control.iopm_base_pa = s.io_permission_map_pa;
-    v.control.guest_asid = 1;   // ASID 0 is the host's (APM 15.16)
-    v.control.tlb_control = 1;  // flush this guest's TLB entries on the first VMRUN
-    v.control.np_enable = 1;
-    v.control.n_cr3 = s.host_npt.root().raw();
-    return VmmStatus::ok;
+    vmm::mark_left(cpu);
+    asm volatile("vmload %%rax" ::"a"(cpu.vmcb_pa) : "memory");
+    x64::wrmsr(msr::kPat, v.save.g_pat);
+    x64::write_cr2(v.save.cr2);
+    x64::write_dr7(v.save.dr7);
+    asm volatile("stgi" ::: "memory");
+    x64::wrmsr(msr::kEfer, v.save.efer & ~msr::kEferSvme);
+    boxy_resume_native(&n);
 }
+
+}  // namespace
 
 void run(vmm::PerCpu& cpu)
 {
-    auto& s = vmm::state();
+    const auto& s = svm_state();
     Vmcb& v = vmcb_of(cpu);
     // Fields changed since the last VMRUN; everything on the first one.
     // Without clean-bit support the field must stay zero (APM 15.15.3).
@@ -276,12 +250,16 @@ void run(vmm::PerCpu& cpu)
         v.save.rip = guest.rip;
 
         switch (action.kind) {
+            case vmm::ActionKind::leave_vmm:
             case vmm::ActionKind::advance: {
                 // NRIP-save gives the next RIP (APM Vol. 2, 15.7.1); without it
                 // (QEMU TCG) Zydis decodes the instruction at RIP, and the
                 // fixed encodings are the last resort.
                 if (s.nrip_save && v.control.next_rip != 0) {
                     v.save.rip = v.control.next_rip;
+                    if (action.kind == vmm::ActionKind::leave_vmm) {
+                        leave(cpu, v);
+                    }
                     break;
                 }
                 std::uint8_t length = action.length;
@@ -295,6 +273,9 @@ void run(vmm::PerCpu& cpu)
                     dump_and_stop(cpu, "cannot tell the length of the exiting instruction");
                 }
                 v.save.rip += length;
+                if (action.kind == vmm::ActionKind::leave_vmm) {
+                    leave(cpu, v);
+                }
                 break;
             }
             case vmm::ActionKind::resume: break;

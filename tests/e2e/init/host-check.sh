@@ -3,7 +3,8 @@
 # Kernel command line: boxy.expect=boxy|native, boxy.cpus=N.
 #   boxy:   every CPU shows Boxy, SVM hidden; boxy.ko loads; boxyctl version
 #           and stats answer; the VMM's reserved memory reads as all ones
-#   native: no CPU shows Boxy; boxy.ko refuses to load
+#   native: no CPU shows Boxy; boxy.ko with late_launch=0 refuses to load,
+#           and without SVM late launch refuses too
 . /lib/boxy/init-common.sh
 mount_basics
 expect=boxy
@@ -20,11 +21,21 @@ echo "init: kernel $(uname -r), $(nproc) CPUs online, expecting $expect"
 boxy-hostcheck --expect "$expect" --cpus "$cpus" || fail "hostcheck: not every CPU shows '$expect'"
 
 if [ "$expect" = native ]; then
-  if insmod /lib/modules/boxy.ko 2>/dev/null; then
+  # Without late launch, boxy.ko only attaches to a running Boxy.
+  if insmod /lib/modules/boxy.ko late_launch=0 2>/dev/null; then
     fail "boxy.ko loaded without Boxy"
   fi
   dmesg | grep 'boxy:' | tail -n 3
   dmesg | grep -q 'Boxy is not running' || fail "boxy.ko gave no clear refusal"
+  # Without SVM, late launch must refuse too, and say why.
+  if ! grep -qw svm /proc/cpuinfo; then
+    if insmod /lib/modules/boxy.ko 2>/dev/null; then
+      fail "boxy.ko late-launched Boxy on a CPU without SVM"
+    fi
+    dmesg | grep 'boxy:' | tail -n 1
+    dmesg | grep -q 'cannot start Boxy: this AMD CPU does not offer SVM' ||
+      fail "late launch without SVM gave no clear refusal"
+  fi
   marker "boxy-ko-refused"
   marker "hostcheck-pass"
   poweroff_now

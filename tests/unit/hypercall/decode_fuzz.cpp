@@ -56,7 +56,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
                             read_u64(data + 24), read_u64(data + 32), read_u64(data + 40),
                             read_u64(data + 48)};
     const CallerContext ctx{static_cast<std::uint8_t>(data[56] & 3), (data[57] & 1) != 0, data[58],
-                            static_cast<std::uint8_t>(data[59] & 0x3F)};
+                            static_cast<std::uint8_t>(data[59] & 0x3F), (data[57] & 4) != 0};
     Checker checker{(data[57] & 2) != 0};
     auto decoded = decode(regs, ctx, memory_checker_for(checker));
     if (!decoded) {
@@ -86,6 +86,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
             invoke_get_stats(args, stats, memory_writer_for(write), regs);
             break;
         }
+        case Call::stop_cpu:
+            require(ctx.late_launched && regs.rdi == 0 && regs.rsi == 0 && regs.rdx == 0);
+            regs.rax = BOXY_STATUS_OK;  // what the exit handler sets before leaving
+            break;
     }
     require(regs.rax == BOXY_STATUS_OK);
     return 0;

@@ -87,8 +87,9 @@ TEST_CASE("hypercall decode: GET_STATS with a good buffer")
 TEST_CASE("hypercall decode: unknown call numbers")
 {
     for (std::uint64_t number :
-         {std::uint64_t{0x02}, std::uint64_t{0x0F}, std::uint64_t{0x10}, std::uint64_t{0x20},
-          std::uint64_t{0x30}, std::uint64_t{0x40}, std::uint64_t{0x100000000}, ~std::uint64_t{0},
+         {std::uint64_t{0x02}, std::uint64_t{0x07}, std::uint64_t{0x09}, std::uint64_t{0x0F},
+          std::uint64_t{0x10}, std::uint64_t{0x20}, std::uint64_t{0x30}, std::uint64_t{0x40},
+          std::uint64_t{0x100000000}, ~std::uint64_t{0},
           std::uint64_t{1} << 63 | BOXY_CALL_VERSION}) {
         CAPTURE(number);
         CHECK(decode_error(call(number)) == Status::unknown_call);
@@ -298,4 +299,29 @@ TEST_CASE("hypercall invoke: GET_STATS writes the snapshot through the writer")
     // Nothing past the struct is touched, even in a longer buffer.
     CHECK(ram[0x40 + kStatsSize] == 0xEE);
     CHECK(ram[0x3F] == 0xEE);
+}
+
+TEST_CASE("hypercall decode: STOP_CPU only for the host kernel of a late-launched VMM")
+{
+    CallerContext late = kHostKernel;
+    late.late_launched = true;
+    FakeMemory memory;
+    auto decoded = decode(call(BOXY_CALL_STOP_CPU), late, memory_checker_for(memory));
+    REQUIRE(decoded.has_value());
+    CHECK(decoded->call == Call::stop_cpu);
+    CHECK(memory.queries == 0);
+
+    // Started by boxy.efi: the firmware's reservation cannot be handed back.
+    CHECK(decode_error(call(BOXY_CALL_STOP_CPU)) == Status::unsupported);
+    // Only ring 0 of the host, and unused registers must be zero.
+    CallerContext late_user = late;
+    late_user.cpl = 3;
+    CHECK(decode_error(call(BOXY_CALL_STOP_CPU), late_user) == Status::denied);
+    CallerContext late_guest = late;
+    late_guest.is_host_vm = false;
+    CHECK(decode_error(call(BOXY_CALL_STOP_CPU), late_guest) == Status::denied);
+    CHECK(decode_error(call(BOXY_CALL_STOP_CPU, 1), late) == Status::invalid_argument);
+    HypercallRegisters r9_set = call(BOXY_CALL_STOP_CPU);
+    r9_set.r9 = 1;
+    CHECK(decode_error(r9_set, late) == Status::invalid_argument);
 }

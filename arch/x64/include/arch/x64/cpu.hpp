@@ -60,6 +60,11 @@ BOXY_X64_READ_CR(4)
     return v;
 }
 
+inline void write_dr7(std::uint64_t v)
+{
+    asm volatile("mov %0, %%dr7" ::"r"(v));
+}
+
 [[nodiscard]] inline std::uint64_t read_rflags()
 {
     std::uint64_t v = 0;

@@ -3,8 +3,9 @@
  * boxy.ko: the host kernel's side of the Boxy hypercall ABI. It finds Boxy
  * (CPUID), checks the ABI version (BOXY_CALL_VERSION) and exposes /dev/boxy,
  * whose ioctls (include/boxy/boxy_ioctl.h) map 1:1 to hypercalls
- * (include/boxy/abi.h, docs/abi.md). Late launch is not implemented yet: the
- * module only talks to a Boxy that boxy.efi started before Linux.
+ * (include/boxy/abi.h, docs/abi.md). If boxy.efi did not start Boxy before
+ * Linux, the module starts it now (late launch, boxy_late.c) unless loaded
+ * with late_launch=0, and stops it again when it is unloaded.
  *
  * Copyright (c) 2026 The Boxy developers
  *
@@ -48,6 +49,8 @@
 #include <boxy/abi.h>
 #include <boxy/boxy_ioctl.h>
 
+#include "boxy_late.h"
+
 #ifndef CONFIG_X86_64
 #error "boxy.ko is for x86-64 kernels: Boxy is an x86-64 hypervisor"
 #endif
@@ -62,7 +65,15 @@
 
 /* What an e2e test or a user looks for when Boxy is absent. */
 #define BOXY_NOT_RUNNING \
-	"Boxy is not running on this machine (no BoxyBoxyBoxy CPUID signature); late launch is not supported yet\n"
+	"Boxy is not running on this machine (no BoxyBoxyBoxy CPUID signature)\n"
+
+static bool late_launch = true;
+module_param(late_launch, bool, 0444);
+MODULE_PARM_DESC(late_launch,
+		 "Start Boxy on this running system if boxy.efi did not (default: yes); 0 refuses to load instead");
+
+/* This module started Boxy (late launch) and stops it on unload. */
+static bool boxy_started_here;
 
 /*
  * GET_STATS may fill less than our struct (an older VMM, docs/abi.md), but
@@ -76,11 +87,6 @@ static bool boxy_use_vmmcall __ro_after_init;
 static u32 boxy_cpu_count __ro_after_init;
 static u64 boxy_features __ro_after_init;
 
-/* Argument registers in, and on success the outputs in rdi, rsi, rdx. */
-struct boxy_hypercall_regs {
-	unsigned long rdi, rsi, rdx, r10, r8, r9;
-};
-
 /*
  * One hypercall (docs/abi.md, "Calling convention"): RAX = call number,
  * arguments in RDI, RSI, RDX, R10, R8, R9; RAX = status, outputs in RDI,
@@ -90,8 +96,8 @@ struct boxy_hypercall_regs {
  * the compiler's back. The instruction exits to the VMM; on the wrong
  * vendor's CPU it raises #UD, hence the choice at load time.
  */
-static unsigned long boxy_hypercall(unsigned long call,
-				    struct boxy_hypercall_regs *regs)
+unsigned long boxy_hypercall(unsigned long call,
+			     struct boxy_hypercall_regs *regs)
 {
 	register unsigned long r10 asm("r10") = regs->r10;
 	register unsigned long r8 asm("r8") = regs->r8;
@@ -112,7 +118,7 @@ static unsigned long boxy_hypercall(unsigned long call,
 	return call;
 }
 
-static const char *boxy_status_name(unsigned long status)
+const char *boxy_status_name(unsigned long status)
 {
 	switch (status) {
 	case BOXY_STATUS_OK:
@@ -256,7 +262,7 @@ static struct miscdevice boxy_miscdev = {
 };
 
 /* Is Boxy below us? Under another hypervisor, or none, there is no work. */
-static bool __init boxy_detect(void)
+static bool __init boxy_detect(bool quiet)
 {
 	unsigned int eax, ebx, ecx, edx;
 	char signature[12];
@@ -266,8 +272,10 @@ static bool __init boxy_detect(void)
 	 * metal answers an out-of-range leaf with another leaf's data.
 	 */
 	if (!(cpuid_ecx(1) & BOXY_CPUID1_ECX_HYPERVISOR)) {
-		pr_err(BOXY_NOT_RUNNING);
-		pr_info("no hypervisor at all: CPUID.1:ECX[31] is clear\n");
+		if (!quiet) {
+			pr_err(BOXY_NOT_RUNNING);
+			pr_info("no hypervisor at all: CPUID.1:ECX[31] is clear\n");
+		}
 		return false;
 	}
 
@@ -279,10 +287,39 @@ static bool __init boxy_detect(void)
 	memcpy(&signature[0], &ebx, 4);
 	memcpy(&signature[4], &ecx, 4);
 	memcpy(&signature[8], &edx, 4);
-	pr_err(BOXY_NOT_RUNNING);
-	pr_info("the hypervisor present calls itself \"%*pE\"\n",
-		(int)sizeof(signature), signature);
+	if (!quiet) {
+		pr_err(BOXY_NOT_RUNNING);
+		pr_info("the hypervisor present calls itself \"%*pE\"\n",
+			(int)sizeof(signature), signature);
+	}
 	return false;
+}
+
+/* Boxy runs, whether boxy.efi started it or we do now (late launch). */
+static int __init boxy_find_or_start(void)
+{
+	int err;
+
+	if (boxy_detect(true)) {
+		pr_info("Boxy was started by boxy.efi: attaching\n");
+		return 0;
+	}
+	if (!late_launch) {
+		boxy_detect(false);
+		pr_err("late_launch=0: not starting Boxy on this running system\n");
+		return -ENODEV;
+	}
+	pr_info("Boxy is not running: starting it on this running system (late launch)\n");
+	err = boxy_late_start();
+	if (err)
+		return err;
+	boxy_started_here = true;
+	if (!boxy_detect(false)) {
+		boxy_late_stop();
+		boxy_started_here = false;
+		return -EIO;
+	}
+	return 0;
 }
 
 static int __init boxy_init(void)
@@ -292,17 +329,18 @@ static int __init boxy_init(void)
 	u32 version;
 	int err;
 
-	if (!boxy_detect())
-		return -ENODEV;
-
 	boxy_use_vmmcall = boot_cpu_data.x86_vendor == X86_VENDOR_AMD ||
 			   boot_cpu_data.x86_vendor == X86_VENDOR_HYGON;
+	err = boxy_find_or_start();
+	if (err)
+		return err;
 
 	status = boxy_hypercall(BOXY_CALL_VERSION, &regs);
 	if (status != BOXY_STATUS_OK) {
 		pr_err("VERSION hypercall failed: %s (%lu)\n",
 		       boxy_status_name(status), status);
-		return -EIO;
+		err = -EIO;
+		goto undo;
 	}
 
 	/* docs/abi.md "Versioning": same major, minor at least ours. */
@@ -314,12 +352,14 @@ static int __init boxy_init(void)
 		       BOXY_ABI_VERSION_MINOR_OF(version),
 		       BOXY_ABI_VERSION_MAJOR, BOXY_ABI_VERSION_MINOR,
 		       BOXY_ABI_VERSION_MAJOR);
-		return -EPROTONOSUPPORT;
+		err = -EPROTONOSUPPORT;
+		goto undo;
 	}
 	if (regs.rdx == 0 || regs.rdx > U32_MAX) {
 		pr_err("Boxy reports %lu CPUs; refusing to drive it\n",
 		       regs.rdx);
-		return -EIO;
+		err = -EIO;
+		goto undo;
 	}
 	boxy_cpu_count = regs.rdx;
 	boxy_features = regs.rsi;
@@ -327,18 +367,25 @@ static int __init boxy_init(void)
 	err = misc_register(&boxy_miscdev);
 	if (err) {
 		pr_err("cannot register /dev/boxy: %d\n", err);
-		return err;
+		goto undo;
 	}
 	pr_info("Boxy ABI %u.%u, %u CPUs, features %#llx: /dev/boxy ready\n",
 		BOXY_ABI_VERSION_MAJOR_OF(version),
 		BOXY_ABI_VERSION_MINOR_OF(version), boxy_cpu_count,
 		boxy_features);
 	return 0;
+undo:
+	if (boxy_started_here)
+		boxy_late_stop();
+	return err;
 }
 
 static void __exit boxy_exit(void)
 {
 	misc_deregister(&boxy_miscdev);
+	/* Started here: every CPU returns to native execution. */
+	if (boxy_started_here)
+		boxy_late_stop();
 }
 
 module_init(boxy_init);
