@@ -98,7 +98,7 @@ bool load_image(const VmmImageHeader& header, std::uint64_t base)
 
 HypervisorResult start_hypervisor(EFI_HANDLE /*image*/)
 {
-    if (const auto why = x64::missing_svm_feature(); !why.empty()) {
+    if (const auto why = x64::missing_virtualization_feature(); !why.empty()) {
         console << kPrefix << "hypervisor not started: " << why << "; booting without Boxy\n";
         return HypervisorResult::not_started;
     }

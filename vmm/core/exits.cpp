@@ -40,7 +40,8 @@ ExitAction handle_cpuid(GuestGprs& g)
         const auto real = x64::cpuid(leaf, subleaf);
         out = {real.eax, real.ebx, real.ecx, real.edx};
         if (leaf == 1) {
-            out.ecx |= 1U << 31;  // hypervisor present (SDM Vol. 2A, CPUID, Table 3-10)
+            out.ecx |= 1U << 31;    // hypervisor present (SDM Vol. 2A, CPUID, Table 3-10)
+            out.ecx &= ~(1U << 5);  // VMX
         } else if (leaf == 0x80000001) {
             out.ecx &= ~(1U << 2);  // SVM
         } else if (leaf == 0x8000000A) {
@@ -63,6 +64,14 @@ ExitAction handle_msr_read(GuestGprs& g, GuestControl& guest)
         // 15.30.1): SVMDIS set and locked.
         case msr::kVmCr: set_edx_eax(g, msr::kVmCrSvmDis | msr::kVmCrLock); return {};
         case msr::kVmHsavePa: set_edx_eax(g, 0); return {};
+        // What an Intel CPU whose firmware disabled VT-x reports: locked,
+        // VMX inside and outside SMX and SENTER off (SDM Vol. 3C, 24.7).
+        case msr::kFeatureControl: {
+            constexpr std::uint64_t kLock = 1U << 0;
+            constexpr std::uint64_t kVmxAndSenter = 0xFF06;  // bits 1, 2, 8-15
+            set_edx_eax(g, (x64::rdmsr(msr::kFeatureControl) & ~kVmxAndSenter) | kLock);
+            return {};
+        }
         default: return inject(kVectorGp, "read of an intercepted MSR");
     }
 }
@@ -79,8 +88,39 @@ ExitAction handle_msr_write(GuestGprs& g, GuestControl& guest)
             }
             guest.efer = value | guest.efer_hidden_bits;
             return {};
+        case msr::kFeatureControl:  // locked: writes fault (SDM Vol. 3C, 24.7)
+            return inject(kVectorGp, "IA32_FEATURE_CONTROL write");
         default: return inject(kVectorGp, "write of an intercepted MSR");
     }
+}
+
+// XSETBV exits unconditionally on VMX (SDM Vol. 3C, 26.1.2). The VMM
+// executes it for the guest after the checks the instruction makes, so a
+// value that would fault faults in the guest, not in the VMM (SDM Vol. 2C,
+// XSETBV; Vol. 1, 13.3 "Enabling the XSAVE Feature Set").
+ExitAction handle_xsetbv(GuestGprs& g, const ExitInfo& exit)
+{
+    const std::uint64_t value = (g.r[R::rdx] << 32) | (g.r[R::rax] & 0xFFFFFFFF);
+    const auto supported = x64::cpuid(0xD, 0);
+    const std::uint64_t allowed = (std::uint64_t{supported.edx} << 32) | supported.eax;
+    auto pair_differs = [value](unsigned a, unsigned b) {
+        return ((value >> a) & 1) != ((value >> b) & 1);
+    };
+    constexpr std::uint64_t kX87 = 1U << 0;
+    constexpr std::uint64_t kSse = 1U << 1;
+    constexpr std::uint64_t kAvx = 1U << 2;
+    constexpr std::uint64_t kAvx512 = 7U << 5;
+    const bool bad =
+        exit.cpl != 0 || static_cast<std::uint32_t>(g.r[R::rcx]) != 0 || (value & kX87) == 0 ||
+        (value & ~allowed) != 0 || ((value & kAvx) != 0 && (value & kSse) == 0) ||
+        ((value & kAvx512) != 0 && ((value & kAvx512) != kAvx512 || (value & kAvx) == 0)) ||
+        pair_differs(3, 4) || pair_differs(17, 18);
+    if (bad) {
+        return inject(kVectorGp, "XSETBV with a value the CPU refuses");
+    }
+    asm volatile("xsetbv" ::"a"(static_cast<std::uint32_t>(value)),
+                 "d"(static_cast<std::uint32_t>(value >> 32)), "c"(0U));
+    return {};
 }
 
 ExitAction handle_hypercall(PerCpu& cpu, const ExitInfo& exit)
@@ -193,6 +233,7 @@ ExitAction handle_exit(PerCpu& cpu, const ExitInfo& exit, GuestControl& guest)
         case ExitReason::hypercall: return handle_hypercall(cpu, exit);
         case ExitReason::nested_page_fault: return handle_nested_page_fault(cpu, exit, guest);
         case ExitReason::hlt: return handle_idle(cpu, exit, guest);
+        case ExitReason::xsetbv: return handle_xsetbv(cpu.gprs, exit);
         case ExitReason::virtualization_instruction:
             // With EFER.SVME clear (as the host sees it) these raise #UD (APM Vol. 3, VMRUN etc.).
             return {ActionKind::inject_exception, kVectorUd, false, 0,
