@@ -98,8 +98,12 @@ ExitAction handle_msr_write(GuestGprs& g, GuestControl& guest)
 // executes it for the guest after the checks the instruction makes, so a
 // value that would fault faults in the guest, not in the VMM (SDM Vol. 2C,
 // XSETBV; Vol. 1, 13.3 "Enabling the XSAVE Feature Set").
-ExitAction handle_xsetbv(GuestGprs& g, const ExitInfo& exit)
+ExitAction handle_xsetbv(GuestGprs& g, const ExitInfo& exit, const GuestControl& guest)
 {
+    constexpr std::uint64_t kCr4Osxsave = 1U << 18;
+    if ((guest.cr4 & kCr4Osxsave) == 0) {
+        return {ActionKind::inject_exception, kVectorUd, false, 0, "XSETBV with CR4.OSXSAVE clear"};
+    }
     const std::uint64_t value = (g.r[R::rdx] << 32) | (g.r[R::rax] & 0xFFFFFFFF);
     const auto supported = x64::cpuid(0xD, 0);
     const std::uint64_t allowed = (std::uint64_t{supported.edx} << 32) | supported.eax;
@@ -118,6 +122,9 @@ ExitAction handle_xsetbv(GuestGprs& g, const ExitInfo& exit)
     if (bad) {
         return inject(kVectorGp, "XSETBV with a value the CPU refuses");
     }
+    // The VMM runs with the CR4 its launcher had, where OSXSAVE may be off
+    // (OVMF's is), and XSETBV would raise #UD here.
+    x64::write_cr4(x64::read_cr4() | kCr4Osxsave);
     asm volatile("xsetbv" ::"a"(static_cast<std::uint32_t>(value)),
                  "d"(static_cast<std::uint32_t>(value >> 32)), "c"(0U));
     return {};
@@ -233,7 +240,7 @@ ExitAction handle_exit(PerCpu& cpu, const ExitInfo& exit, GuestControl& guest)
         case ExitReason::hypercall: return handle_hypercall(cpu, exit);
         case ExitReason::nested_page_fault: return handle_nested_page_fault(cpu, exit, guest);
         case ExitReason::hlt: return handle_idle(cpu, exit, guest);
-        case ExitReason::xsetbv: return handle_xsetbv(cpu.gprs, exit);
+        case ExitReason::xsetbv: return handle_xsetbv(cpu.gprs, exit, guest);
         case ExitReason::virtualization_instruction:
             // With EFER.SVME clear (as the host sees it) these raise #UD (APM Vol. 3, VMRUN etc.).
             return {ActionKind::inject_exception, kVectorUd, false, 0,
@@ -241,7 +248,7 @@ ExitAction handle_exit(PerCpu& cpu, const ExitInfo& exit, GuestControl& guest)
         case ExitReason::shutdown:
             return {ActionKind::reset_machine, 0, false, 0, "host triple fault (shutdown)"};
         case ExitReason::invalid_state:
-            return {ActionKind::fatal, 0, false, 0, "VMRUN refused the guest state"};
+            return {ActionKind::fatal, 0, false, 0, "VM entry refused the guest state"};
         default: return {ActionKind::fatal, 0, false, 0, "unexpected VM exit"};
     }
 }

@@ -179,7 +179,16 @@ bool write_guest_state(const LaunchContext& ctx, std::uint64_t rflags, std::uint
     w.segment(kGuestFs, fs);
     w.segment(kGuestGs, gs);
     w.segment(kGuestLdtr, segment(x64::read_ldtr(), true));
-    w.segment(kGuestTr, segment(x64::read_tr(), true));
+    // Firmware may never have loaded TR (OVMF does not): its hidden part
+    // is then still the reset value, a 16-bit TSS, which VM entry refuses
+    // for a 64-bit guest (SDM Vol. 3C, 27.3.1.2). The null TR gets the
+    // descriptor a 64-bit TSS would have; nothing uses it until the guest
+    // loads its own.
+    auto tr = segment(x64::read_tr(), true);
+    if (tr.selector == 0) {
+        tr = {0, 0x8B, 0xFFFF, 0};  // present, busy 64-bit TSS
+    }
+    w.segment(kGuestTr, tr);
     w(kGuestGdtrBase, gdtr.base);
     w(kGuestGdtrLimit, std::uint32_t{gdtr.limit});
     w(kGuestIdtrBase, idtr.base);
