@@ -13,6 +13,10 @@ packages=(
   catch2 clang clang-format clang-tidy libclang-rt-14-dev python3
   # end-to-end: emulator, firmware, ESP and initramfs tools
   qemu-system-x86 ovmf mtools dosfstools busybox-static cpio xz-utils zstd
+  # end-to-end under Bochs (Intel VT-x): bochs needs one display package
+  # (bochs-term is the smallest; the harness uses the built-in rfb one);
+  # BIOS images; GRUB ISOs (tests/e2e/mkiso.sh)
+  bochs bochs-term bochsbios vgabios grub-pc-bin xorriso
   # boxy.ko and boxyctl
   libcli11-dev libfmt-dev nlohmann-json3-dev kmod
   # benchmarks

@@ -1,7 +1,7 @@
 #!/bin/sh
 # /init of the host-demotion tests: what Linux userspace sees of Boxy.
 # Kernel command line: boxy.expect=boxy|native, boxy.cpus=N.
-#   boxy:   every CPU shows Boxy, SVM hidden; boxy.ko loads; boxyctl version
+#   boxy:   every CPU shows Boxy, SVM and VMX hidden; boxy.ko loads; boxyctl version
 #           and stats answer; the VMM's reserved memory reads as all ones
 #   native: no CPU shows Boxy; boxy.ko with late_launch=0 refuses to load,
 #           and without SVM late launch refuses too
@@ -53,6 +53,14 @@ insmod /lib/modules/boxy_memtest.ko svm=1 2>/dev/null
 dmesg | grep 'boxy_memtest: ' | tail -n 3
 dmesg | grep -q 'boxy_memtest: svm probe passed' || fail "SVM is not hidden as on a CPU without it"
 marker "svm-hidden"
+# VMX: on Intel CPUs only. QEMU's TCG lets an AMD guest set CR4.VMXE,
+# which real AMD CPUs refuse, and the next VMRUN then fails.
+if grep -q GenuineIntel /proc/cpuinfo; then
+  insmod /lib/modules/boxy_memtest.ko vmx=1 2>/dev/null
+  dmesg | grep 'boxy_memtest: ' | tail -n 5
+  dmesg | grep -q 'boxy_memtest: vmx probe passed' || fail "VMX is not hidden as on a CPU without it"
+  marker "vmx-hidden"
+fi
 
 # The VMM's memory: an EfiReservedMemoryType range (efi=debug prints the
 # EFI memory map). Its first page must read as all ones, without the

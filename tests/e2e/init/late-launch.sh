@@ -10,6 +10,9 @@
 #   - no memory lost: MemFree after round 2 is within 2 MiB of after round 1
 . /lib/boxy/init-common.sh
 mount_basics
+# Kernel messages stay in dmesg (the script prints what it checks): printk
+# from another CPU would otherwise cut into the markers on the serial line.
+dmesg -n 1
 cpus=0
 for word in $(cat /proc/cmdline); do
   case "$word" in

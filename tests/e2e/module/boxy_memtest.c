@@ -10,15 +10,19 @@
  */
 #include <asm/asm.h>
 #include <asm/msr.h>
+#include <asm/msr-index.h>
+#include <asm/special_insns.h>
 #include <linux/io.h>
 #include <linux/module.h>
 
 static unsigned long phys;
 static unsigned long len = 4096;
 static bool svm;
+static bool vmx;
 module_param(phys, ulong, 0444);
 module_param(len, ulong, 0444);
 module_param(svm, bool, 0444);
+module_param(vmx, bool, 0444);
 
 /*
  * svm=1: what the host gets for SVM on a CPU that hides it. A CPU without
@@ -44,6 +48,49 @@ static int svm_probe(void)
 	return err && trap == 6 ? 0 : -EIO;
 }
 
+/*
+ * vmx=1: what the host gets for VMX on a CPU that hides it (or has none,
+ * e.g. any AMD CPU): setting CR4.VMXE faults (#GP, reserved bit), VMXON
+ * raises #UD (CR4.VMXE clear; SDM Vol. 3C, 31.3 VMXON), the VMX capability
+ * MSRs fault, and IA32_FEATURE_CONTROL either faults (no VMX, no SMX) or
+ * reads locked with VMX disabled.
+ */
+static int vmx_probe(void)
+{
+	unsigned long cr4 = __read_cr4();
+	u64 region = 0, control = 0, basic = 0;
+	int cr4_trap = 0, vmxon_trap = 0;
+	bool control_ok, basic_faults;
+	int err;
+
+	asm volatile("1: mov %1, %%cr4\n"
+		     "2:\n" _ASM_EXTABLE_FAULT(1b, 2b)
+		     : "+a"(cr4_trap)
+		     : "r"(cr4 | X86_CR4_VMXE)
+		     : "memory");
+	if (!cr4_trap)
+		asm volatile("mov %0, %%cr4" : : "r"(cr4) : "memory");
+	pr_info("boxy_memtest: setting CR4.VMXE raises vector %d\n", cr4_trap);
+	asm volatile("1: vmxon %1\n"
+		     "2:\n" _ASM_EXTABLE_FAULT(1b, 2b)
+		     : "+a"(vmxon_trap)
+		     : "m"(region)
+		     : "memory", "cc");
+	pr_info("boxy_memtest: VMXON raises vector %d\n", vmxon_trap);
+	err = rdmsrl_safe(MSR_IA32_FEAT_CTL, &control);
+	control_ok = err || ((control & FEAT_CTL_LOCKED) &&
+			     !(control & (FEAT_CTL_VMX_ENABLED_INSIDE_SMX |
+					  FEAT_CTL_VMX_ENABLED_OUTSIDE_SMX)));
+	pr_info("boxy_memtest: IA32_FEATURE_CONTROL %s %#llx\n",
+		err ? "faults" : "reads", control);
+	basic_faults = rdmsrl_safe(MSR_IA32_VMX_BASIC, &basic) != 0;
+	pr_info("boxy_memtest: IA32_VMX_BASIC %s\n",
+		basic_faults ? "faults" : "READABLE");
+	return cr4_trap == 13 && vmxon_trap == 6 && control_ok && basic_faults ?
+		       0 :
+		       -EIO;
+}
+
 static int __init boxy_memtest_init(void)
 {
 	void *map;
@@ -54,6 +101,11 @@ static int __init boxy_memtest_init(void)
 	if (svm) {
 		pr_info("boxy_memtest: svm probe %s\n",
 			svm_probe() ? "FAILED" : "passed");
+		return -EAGAIN;
+	}
+	if (vmx) {
+		pr_info("boxy_memtest: vmx probe %s\n",
+			vmx_probe() ? "FAILED" : "passed");
 		return -EAGAIN;
 	}
 	if (!phys || !len || len > (16UL << 20))
