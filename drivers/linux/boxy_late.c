@@ -61,7 +61,8 @@ int boxy_launch_trampoline(u64 start_cpu, struct boxy_launch_context *ctx);
 #define BOXY_PER_CPU_BYTES (64 * 1024)
 #define BOXY_MIN_POOL_BYTES SZ_1M
 
-/* 2 MiB identity leaves: present, writable, executable, supervisor, not global. */
+/* 2 MiB identity leaves: present, writable, executable, supervisor, not global.
+ */
 #define BOXY_IDENTITY_LEAF \
 	(_PAGE_PRESENT | _PAGE_RW | _PAGE_ACCESSED | _PAGE_DIRTY | _PAGE_PSE)
 
@@ -69,7 +70,8 @@ static struct {
 	struct page *region;
 	u64 base;
 	u64 start_cpu; /* physical address of vmm_start_cpu */
-	pgd_t *pgd; /* launch page tables: an order-1 block, see boxy_build_launch_tables() */
+	pgd_t *pgd;    /* launch page tables: an order-1 block, see
+			  boxy_build_launch_tables() */
 	pud_t *pud;
 	pmd_t *pmd;
 	unsigned long launch_cr3;
@@ -210,7 +212,7 @@ static int boxy_vmm_init(const struct boxy_vmm_image_header *h)
 /* cpuhp startup, on `cpu` itself: virtualize it in place. */
 static int boxy_cpu_online(unsigned int cpu)
 {
-	struct boxy_launch_context ctx = { .cpu_index = cpu };
+	struct boxy_launch_context ctx = {.cpu_index = cpu};
 	unsigned long flags, cr3;
 	int status;
 
@@ -350,7 +352,8 @@ void boxy_late_stop(void)
 
 	/* Runs boxy_cpu_offline on every online CPU, on that CPU. */
 	cpuhp_remove_state(late.hp_state);
-	for_each_possible_cpu(cpu) {
+	for_each_possible_cpu(cpu)
+	{
 		if (per_cpu(boxy_cpu_virtualized, cpu))
 			still++;
 	}

@@ -69,8 +69,9 @@
 
 static bool late_launch = true;
 module_param(late_launch, bool, 0444);
-MODULE_PARM_DESC(late_launch,
-		 "Start Boxy on this running system if boxy.efi did not (default: yes); 0 refuses to load instead");
+MODULE_PARM_DESC(
+	late_launch,
+	"Start Boxy on this running system if boxy.efi did not (default: yes); 0 refuses to load instead");
 
 /* This module started Boxy (late launch) and stops it on unload. */
 static bool boxy_started_here;

@@ -9,8 +9,8 @@
  *   -> "boxy_memtest: 0x3d571000+4096: 4096 of 4096 bytes 0xff, magic absent"
  */
 #include <asm/asm.h>
-#include <asm/msr.h>
 #include <asm/msr-index.h>
+#include <asm/msr.h>
 #include <asm/special_insns.h>
 #include <linux/io.h>
 #include <linux/module.h>
@@ -86,9 +86,9 @@ static int vmx_probe(void)
 	basic_faults = rdmsrl_safe(MSR_IA32_VMX_BASIC, &basic) != 0;
 	pr_info("boxy_memtest: IA32_VMX_BASIC %s\n",
 		basic_faults ? "faults" : "READABLE");
-	return cr4_trap == 13 && vmxon_trap == 6 && control_ok && basic_faults ?
-		       0 :
-		       -EIO;
+	return cr4_trap == 13 && vmxon_trap == 6 && control_ok && basic_faults
+		       ? 0
+		       : -EIO;
 }
 
 static int __init boxy_memtest_init(void)
