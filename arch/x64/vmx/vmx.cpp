@@ -276,6 +276,17 @@ void run(vmm::PerCpu& cpu)
                 start_at_sipi(cpu, static_cast<std::uint8_t>(exit.address));
                 action = {vmm::ActionKind::resume};
                 break;
+            case ExitReason::other:
+                if ((fields.reason & 0xFFFF) == exit_reason::kInvd) {
+                    // INVD always exits (SDM Vol. 3C, 26.1.2). Dropping
+                    // dirty lines could lose the VMM's data; WBINVD
+                    // writes them back, which a guest cannot tell apart.
+                    cpu.stats.record(exit.reason);
+                    asm volatile("wbinvd" ::: "memory");
+                    action = {};
+                    break;
+                }
+                [[fallthrough]];
             default:
                 action = vmm::handle_exit(cpu, exit, guest);
                 write(kGuestEfer, guest.efer);

@@ -7,7 +7,9 @@
 #     N CPUs, SVM/VMX hidden), boxyctl answers, the VMM region reads as all
 #     ones; in round 1 CPU 1 goes offline (leaves Boxy) and comes back
 #     (virtualized again); rmmod returns every CPU to native (hostcheck)
-#   - no memory lost: MemFree after round 2 is within 2 MiB of after round 1
+#   - no memory lost: MemFree after round 2 is within 3 MiB of after round 1
+#     (a leaked VMM region is 4 MiB; per-CPU free lists and slab caches
+#     move MemFree by up to about 2 MiB between two rounds)
 . /lib/boxy/init-common.sh
 mount_basics
 # Kernel messages stay in dmesg (the script prints what it checks): printk
@@ -63,13 +65,14 @@ while [ "$round" -le 2 ]; do
   marker "late-launch-$round-stopped"
   sync
   echo 3 >/proc/sys/vm/drop_caches
+  sleep 1
   eval "free_after_$round=$(mem_free)"
   round=$((round + 1))
 done
 # shellcheck disable=SC2154  # set by the eval above
 diff=$((free_after_1 - free_after_2))
 echo "init: MemFree after round 1: ${free_after_1} kB, after round 2: ${free_after_2} kB (lost ${diff} kB)"
-[ "$diff" -lt 2048 ] || fail "a start/stop round lost ${diff} kB"
+[ "$diff" -lt 3072 ] || fail "a start/stop round lost ${diff} kB"
 marker "late-launch-no-leak"
 marker "late-launch-pass"
 poweroff_now
