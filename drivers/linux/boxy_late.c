@@ -28,7 +28,9 @@
 #include <linux/gfp.h>
 #include <linux/ioport.h>
 #include <linux/irqflags.h>
+#include <linux/minmax.h>
 #include <linux/mm.h>
+#include <linux/moduleparam.h>
 #include <linux/percpu.h>
 #include <linux/printk.h>
 #include <linux/sizes.h>
@@ -79,6 +81,16 @@ static struct {
 } late;
 
 static DEFINE_PER_CPU(bool, boxy_cpu_virtualized);
+
+/*
+ * The VMM writes its log straight to COM1, which the running kernel's
+ * serial console may be using too: by default only warnings and errors.
+ */
+static uint vmm_log_level = 1;
+module_param(vmm_log_level, uint, 0444);
+MODULE_PARM_DESC(
+	vmm_log_level,
+	"Late launch: the VMM's COM1 log level, 0 errors .. 3 debug (default 1, warnings)");
 
 /* What the VMM needs from this CPU; NULL if it can have it. */
 static const char *boxy_late_unsupported(void)
@@ -194,7 +206,7 @@ static int boxy_vmm_init(const struct boxy_vmm_image_header *h)
 		.vmm_base = late.base,
 		.vmm_size = BOXY_REGION_SIZE,
 		.phys_top = boxy_phys_top(),
-		.log_level = 2,
+		.log_level = min(vmm_log_level, 3U),
 		.flags = BOXY_BOOT_FLAG_LATE_LAUNCH,
 	};
 	unsigned long flags, cr3;

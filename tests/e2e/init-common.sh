@@ -60,12 +60,8 @@ _boxy_emit() {
     fi
 }
 
-# The VMM writes its log to COM1 directly, while the kernel's serial driver
-# drains the console's buffer in the background: a marker gets time to
-# leave the UART before the next step can make the VMM talk over it.
 marker() {
     _boxy_emit "BOXY-MARKER: $*"
-    sleep 0.3
 }
 
 poweroff_now() {

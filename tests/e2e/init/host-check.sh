@@ -66,6 +66,9 @@ fi
 # EFI memory map). Its first page must read as all ones, without the
 # image's "BOXY" magic.
 found=0
+# The VMM logs these reads to COM1 directly, while the kernel's serial
+# driver may still be draining the markers above: let them leave first.
+sleep 0.3
 for range in $(dmesg | sed -n 's/.*\[Reserved *|.*range=\[\(0x[0-9a-f]*\)-\(0x[0-9a-f]*\)\].*/\1-\2/p'); do
   start=$(printf '0x%x' $(( ${range%-*} )))
   end=$(( ${range#*-} ))

@@ -65,7 +65,6 @@ while [ "$round" -le 2 ]; do
   marker "late-launch-$round-stopped"
   sync
   echo 3 >/proc/sys/vm/drop_caches
-  sleep 1
   eval "free_after_$round=$(mem_free)"
   round=$((round + 1))
 done
