@@ -10,6 +10,8 @@
  * loads after LGDT read the guest's GDT; CS and SS come from the IRETQ frame
  * (SDM Vol. 3, 6.14.3: in 64-bit mode IRET always pops SS:RSP).
  */
+#include "image/gprs.inc"
+
     .text
     .globl boxy_resume_native
     .type boxy_resume_native, @function
@@ -46,19 +48,7 @@ boxy_resume_native:
     pushq 176(%rdi)             /* CS */
     pushq 128(%rdi)             /* RIP */
     mov 0(%rdi), %rax
-    mov 8(%rdi), %rcx
-    mov 16(%rdi), %rdx
-    mov 24(%rdi), %rbx
-    mov 40(%rdi), %rbp
-    mov 48(%rdi), %rsi
-    mov 64(%rdi), %r8
-    mov 72(%rdi), %r9
-    mov 80(%rdi), %r10
-    mov 88(%rdi), %r11
-    mov 96(%rdi), %r12
-    mov 104(%rdi), %r13
-    mov 112(%rdi), %r14
-    mov 120(%rdi), %r15
+    load_gprs %rdi
     mov 56(%rdi), %rdi
     iretq
     .size boxy_resume_native, . - boxy_resume_native

@@ -156,10 +156,11 @@ bool take_startup_ipis(vmm::PerCpu& cpu, Vmcb& v)
 }
 
 // BOXY_CALL_STOP_CPU: give the CPU back to the guest, natively, at the
-// instruction after the hypercall. VMLOAD restores what VMRUN never swaps
-// (FS, GS, TR and LDTR with their hidden parts, KernelGsBase, the
-// SYSCALL/SYSENTER MSRs: APM Vol. 2, 15.5.2); GIF must be set before SVM is
-// disabled, or INIT and NMIs stay blocked (APM 15.17).
+// instruction after the hypercall. What VMRUN never swaps (FS, GS, TR and
+// LDTR with their hidden parts, KernelGsBase, the SYSCALL/SYSENTER MSRs) is
+// the guest's in the CPU already: vmrun.S VMLOADs it before each VMRUN and
+// the VMM never changes it (APM Vol. 2, 15.5.2). GIF must be set before SVM
+// is disabled, or INIT and NMIs stay blocked (APM 15.17).
 [[noreturn]] void leave(vmm::PerCpu& cpu, const Vmcb& v)
 {
     vmm::NativeState n{};
@@ -188,7 +189,6 @@ bool take_startup_ipis(vmm::PerCpu& cpu, Vmcb& v)
     n.idtr.base = v.save.idtr.base;
 
     vmm::mark_left(cpu);
-    asm volatile("vmload %%rax" ::"a"(cpu.vmcb_pa) : "memory");
     x64::wrmsr(msr::kPat, v.save.g_pat);
     x64::write_cr2(v.save.cr2);
     x64::write_dr7(v.save.dr7);

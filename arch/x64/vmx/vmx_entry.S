@@ -8,6 +8,8 @@
  * pointer, so boxy_vmx_exit finds it; the host RIP is boxy_vmx_exit.
  * GuestGprs is 16 registers in x86 encoding order (vmm/core/per_cpu.hpp).
  */
+#include "image/gprs.inc"
+
     .text
     .globl boxy_vmx_enter
     .type boxy_vmx_enter, @function
@@ -24,19 +26,7 @@ boxy_vmx_enter:
     jbe 3f                      /* VMfail (CF or ZF set) */
     test %esi, %esi             /* MOVs below keep these flags */
     mov 0(%rdi), %rax
-    mov 8(%rdi), %rcx
-    mov 16(%rdi), %rdx
-    mov 24(%rdi), %rbx
-    mov 40(%rdi), %rbp
-    mov 48(%rdi), %rsi
-    mov 64(%rdi), %r8
-    mov 72(%rdi), %r9
-    mov 80(%rdi), %r10
-    mov 88(%rdi), %r11
-    mov 96(%rdi), %r12
-    mov 104(%rdi), %r13
-    mov 112(%rdi), %r14
-    mov 120(%rdi), %r15
+    load_gprs %rdi
     mov 56(%rdi), %rdi
     jnz 1f
     vmlaunch
@@ -59,19 +49,7 @@ boxy_vmx_exit:
     push %rdi                   /* the guest's RDI; gprs is now at 8(%rsp) */
     mov 8(%rsp), %rdi
     mov %rax, 0(%rdi)
-    mov %rcx, 8(%rdi)
-    mov %rdx, 16(%rdi)
-    mov %rbx, 24(%rdi)
-    mov %rbp, 40(%rdi)
-    mov %rsi, 48(%rdi)
-    mov %r8, 64(%rdi)
-    mov %r9, 72(%rdi)
-    mov %r10, 80(%rdi)
-    mov %r11, 88(%rdi)
-    mov %r12, 96(%rdi)
-    mov %r13, 104(%rdi)
-    mov %r14, 112(%rdi)
-    mov %r15, 120(%rdi)
+    store_gprs %rdi
     pop %rax
     mov %rax, 56(%rdi)
     add $8, %rsp
