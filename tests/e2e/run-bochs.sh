@@ -321,13 +321,8 @@ print_cmd() {
     done
     echo "$line" >&2
 }
-
-# Remove terminal escape sequences (GRUB and OVMF position and colour their
-# text) and control characters other than tab and newline.
-plain_text() {
-    sed -e 's#\x1b\[[0-9;?=<>]*[ -/]*[@-~]##g' -e 's#\x1b[()][A-Za-z0-9]##g' |
-        tr -d '\000-\010\013-\037\177'
-}
+# plain_text, scan_log, join_missing: markers.sh.
+. "$(dirname "${BASH_SOURCE[0]}")/markers.sh"
 
 finish() {   # status reason
     local status=$1 reason=$2 took
@@ -355,47 +350,6 @@ finish() {   # status reason
     exit "$status"
 }
 
-# Scan the log. Sets fail_hit to the first --fail string found, or fills
-# missing[] with the --expect strings not seen yet. A string matches in the
-# raw log or in the log without escape sequences (made at most once a scan).
-plain_fresh=
-log_has() {
-    grep -F -a -q -e "$1" "$log" && return 0
-    if [ -z "$plain_fresh" ]; then
-        plain_text <"$log" >"$tmpd/plain.log"
-        plain_fresh=1
-    fi
-    grep -F -a -q -e "$1" "$tmpd/plain.log"
-}
-
-declare -A seen=()
-fail_hit=
-missing=()
-scan_log() {
-    local s
-    plain_fresh=
-    for s in ${fails[@]+"${fails[@]}"}; do
-        if log_has "$s"; then
-            fail_hit=$s
-            return
-        fi
-    done
-    missing=()
-    for s in "${expects[@]}"; do
-        [ -n "${seen[$s]:-}" ] && continue
-        if log_has "$s"; then
-            seen[$s]=1
-        else
-            missing+=("$s")
-        fi
-    done
-}
-
-join_missing() {
-    local s out=
-    for s in "${missing[@]}"; do out="$out${out:+, }\"$s\""; done
-    printf '%s' "$out"
-}
 
 # Why Bochs stopped: the line after "Bochs is exiting with the following
 # message:" on its terminal ("[ACPI  ] ACPI control: soft power off" when the
