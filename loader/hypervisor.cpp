@@ -4,7 +4,7 @@
 #include "console.hpp"
 #include "mp_services.hpp"
 
-#include <arch/x64/svm_support.hpp>
+#include <arch/x64/virtualization_support.hpp>
 #include <boxy/boot_protocol.hpp>
 
 extern "C" {

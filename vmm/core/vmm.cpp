@@ -9,6 +9,7 @@
 #include "xapic.hpp"
 
 #include <arch/x64/cpu.hpp>
+#include <arch/x64/virtualization_support.hpp>
 #include <boxy/version.hpp>
 
 #include <new>
@@ -84,15 +85,10 @@ Result<std::uint64_t, MemoryError> allocate(std::uint64_t pages)
     return run->raw();
 }
 
-// The backend for this CPU's vendor (CPUID leaf 0 vendor string).
+// The backend for this CPU's vendor.
 const Backend* pick_backend()
 {
-    const auto vendor = x64::cpuid(0);
-    // "GenuineIntel" in EBX, EDX, ECX.
-    if (vendor.ebx == 0x756E6547 && vendor.edx == 0x49656E69 && vendor.ecx == 0x6C65746E) {
-        return &vmx_backend();
-    }
-    return &svm_backend();
+    return x64::is_intel_cpu() ? &vmx_backend() : &svm_backend();
 }
 
 VmmStatus init(const BootInfo& boot, const Backend& backend)

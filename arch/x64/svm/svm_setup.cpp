@@ -10,7 +10,7 @@
 #include <arch/x64/cpu.hpp>
 #include <arch/x64/msr.hpp>
 #include <arch/x64/segment.hpp>
-#include <arch/x64/svm_support.hpp>
+#include <arch/x64/virtualization_support.hpp>
 
 namespace boxy::svm {
 namespace {

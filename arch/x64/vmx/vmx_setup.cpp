@@ -13,6 +13,7 @@
 #include <arch/x64/cpu.hpp>
 #include <arch/x64/msr.hpp>
 #include <arch/x64/segment.hpp>
+#include <arch/x64/virtualization_support.hpp>
 
 namespace boxy::vmx {
 namespace {
@@ -26,19 +27,12 @@ constinit VmxState vmx;
 // view stays valid.
 constinit VmxUnsupported last_refusal{};
 
-bool cpu_is_intel_with_vmx()
-{
-    return (x64::cpuid(1).ecx & (1U << 5)) != 0;
-}
-
+// The CPUID and IA32_FEATURE_CONTROL checks the loader makes too, then
+// the VMX capability MSRs.
 std::string_view unsupported()
 {
-    if (!cpu_is_intel_with_vmx()) {
-        return "no VMX (CPUID.1:ECX[5] clear)";
-    }
-    if (auto plan = plan_feature_control(x64::rdmsr(msr::kFeatureControl)); !plan) {
-        last_refusal = plan.error();
-        return last_refusal.reason;
+    if (const auto why = x64::missing_vmx_feature(); !why.empty()) {
+        return why;
     }
     const auto caps = read_vmx_capabilities([](std::uint32_t index) { return x64::rdmsr(index); });
     if (auto setup = check_vmx_support(caps); !setup) {

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include <arch/x64/cpu.hpp>
 #include <arch/x64/msr.hpp>
-#include <arch/x64/svm_support.hpp>
+#include <arch/x64/virtualization_support.hpp>
 
 namespace boxy::x64 {
 
@@ -19,16 +19,16 @@ bool is_amd()
     return vendor_is(0x68747541, 0x69746E65, 0x444D4163);  // "AuthenticAMD"
 }
 
-bool is_intel()
+}  // namespace
+
+bool is_intel_cpu()
 {
     return vendor_is(0x756E6547, 0x49656E69, 0x6C65746E);  // "GenuineIntel"
 }
 
-}  // namespace
-
 std::string_view missing_virtualization_feature()
 {
-    if (is_intel()) {
+    if (is_intel_cpu()) {
         return missing_vmx_feature();
     }
     return missing_svm_feature();
@@ -36,7 +36,7 @@ std::string_view missing_virtualization_feature()
 
 std::string_view missing_vmx_feature()
 {
-    if (!is_intel()) {
+    if (!is_intel_cpu()) {
         return "not an Intel CPU (CPUID vendor is not GenuineIntel)";
     }
     if ((cpuid(1).ecx & (1U << 5)) == 0) {
