@@ -5,42 +5,19 @@
 // what decode_mtrrs() promises: with a kMaxMtrrRanges output it never runs
 // out of room, and its ranges are sorted, disjoint, page aligned, never the
 // default type, and agree with the per-address lookup.
+#include "fuzz_input.hpp"
 #include "memory/mtrr.hpp"
 
 #include <array>
 #include <cstddef>
 #include <cstdint>
-#include <cstring>
 
 using namespace boxy::vmm;
 
 namespace {
 
-void require(bool invariant)
-{
-    if (!invariant) {
-        __builtin_trap();
-    }
-}
-
-class Input {
-public:
-    Input(const std::uint8_t* data, std::size_t size) : data_{data}, size_{size} {}
-
-    std::uint64_t u64()
-    {
-        std::uint64_t value = 0;
-        const std::size_t n = size_ - offset_ < sizeof value ? size_ - offset_ : sizeof value;
-        std::memcpy(&value, data_ + offset_, n);
-        offset_ += n;
-        return value;
-    }
-
-private:
-    const std::uint8_t* data_;
-    std::size_t size_;
-    std::size_t offset_{0};
-};
+using boxy::fuzz::require;
+using Input = boxy::fuzz::FuzzInput;
 
 MemoryType lookup(const MtrrState& state, std::uint64_t address)
 {

@@ -8,45 +8,19 @@
 // hold vectors 0-15, PPR is at least the TPR and in-service class, the
 // timer's next deadline lies in the future, and IPIs to send carry legal
 // vectors.
+#include "fuzz_input.hpp"
 #include "vm/lapic.hpp"
 
 #include <array>
 #include <cstddef>
 #include <cstdint>
-#include <cstring>
 
 using namespace boxy::vmm;
 
 namespace {
 
-void require(bool invariant)
-{
-    if (!invariant) {
-        __builtin_trap();
-    }
-}
-
-class Input {
-public:
-    Input(const std::uint8_t* data, std::size_t size) : data_{data}, size_{size} {}
-
-    [[nodiscard]] bool empty() const { return offset_ >= size_; }
-
-    template <class T>
-    T next()
-    {
-        T value{};
-        const std::size_t n = size_ - offset_ < sizeof value ? size_ - offset_ : sizeof value;
-        std::memcpy(&value, data_ + offset_, n);
-        offset_ += n;
-        return value;
-    }
-
-private:
-    const std::uint8_t* data_;
-    std::size_t size_;
-    std::size_t offset_{0};
-};
+using boxy::fuzz::require;
+using Input = boxy::fuzz::FuzzInput;
 
 // Mostly the model's MSRs, sometimes a neighbour.
 std::uint32_t pick_msr(Input& input)
