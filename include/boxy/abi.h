@@ -259,8 +259,9 @@ BOXY_ABI_STATIC_ASSERT(sizeof(struct boxy_cpu_stats) <= BOXY_GET_STATS_MAX_LENGT
  *      its value from the run page's io.data / mmio.data, and the
  *      instruction is skipped. BUSY if the vCPU runs on another CPU. */
 #define BOXY_CALL_INJECT_INTERRUPT 0x40u
-/* In: RDI = VM handle, RSI = vCPU index, RDX = vector (16..255),
- *     R10 = flags (BOXY_INJECT_LEVEL: level-triggered; its EOI then exits
+/* In: RDI = VM handle, RSI = vCPU index, RDX = vector (32..255;
+ *     0-31 are exceptions), R10 = flags (BOXY_INJECT_LEVEL: level-triggered;
+ *     its EOI then exits
  *     with BOXY_VM_EXIT_EOI). The interrupt is made pending in the vCPU's
  *     local APIC; the host then kicks the vCPU's thread (it may run or
  *     halt elsewhere). Allowed while the vCPU runs. */

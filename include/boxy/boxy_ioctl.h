@@ -123,7 +123,7 @@ struct boxy_ioctl_memory {
 /* NOLINTNEXTLINE(readability-identifier-naming): named the C way */
 struct boxy_ioctl_interrupt {
     boxy_u32 vcpu;
-    boxy_u32 vector; /* 16..255 */
+    boxy_u32 vector; /* 32..255 */
     boxy_u32 flags;  /* BOXY_INJECT_LEVEL */
     boxy_u32 reserved;
 };

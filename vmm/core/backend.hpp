@@ -17,6 +17,7 @@
 namespace boxy::vmm {
 
 struct VmmState;
+struct ServiceVmOps;
 
 struct Backend {
     std::string_view name;  // "AMD-V", "VT-x": for logs
@@ -35,6 +36,8 @@ struct Backend {
     // Runs the host VM on this CPU until it stops (BOXY_CALL_STOP_CPU): then
     // the CPU continues natively where the guest was and this never returns.
     [[noreturn]] void (*run)(PerCpu& cpu);
+    // Service VMs (vmm/vm/service_vm.hpp); null if the backend has none yet.
+    const ServiceVmOps* service_vms;
 };
 
 [[nodiscard]] const Backend& svm_backend();

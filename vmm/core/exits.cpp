@@ -5,6 +5,7 @@
 #include "hypercall/hypercall.hpp"
 #include "log.hpp"
 #include "mmio.hpp"
+#include "vm/service_vm.hpp"
 #include "vmm_state.hpp"
 #include "xapic.hpp"
 
@@ -138,6 +139,7 @@ ExitAction handle_hypercall(PerCpu& cpu, const ExitInfo& exit)
                                        g.r[R::r10], g.r[R::r8],  g.r[R::r9]};
     hypercall::CallerContext ctx{exit.cpl, true, s.cpu_count};
     ctx.late_launched = late_launched();
+    ctx.service_vms = s.backend->service_vms != nullptr;
     // The host VM may have the VMM write to any memory its nested tables map
     // to itself, never into the VMM's region.
     auto permits = [&s](std::uint64_t gpa, std::uint64_t length) {
@@ -149,7 +151,9 @@ ExitAction handle_hypercall(PerCpu& cpu, const ExitInfo& exit)
         hypercall::complete_with_error(call.error(), regs);
     } else {
         switch (call->call) {
-            case hypercall::Call::version: hypercall::invoke_version(s.cpu_count, regs); break;
+            case hypercall::Call::version:
+                hypercall::invoke_version(s.cpu_count, regs, ctx.service_vms);
+                break;
             case hypercall::Call::get_stats: {
                 // Identity-mapped in the VMM's page tables; checked above.
                 auto write = [](std::uint64_t gpa, const void* bytes, std::size_t length) {
@@ -167,6 +171,7 @@ ExitAction handle_hypercall(PerCpu& cpu, const ExitInfo& exit)
             case hypercall::Call::stop_cpu:
                 g.r[R::rax] = BOXY_STATUS_OK;
                 return {ActionKind::leave_vmm, 0, false, 0, "BOXY_CALL_STOP_CPU"};
+            default: service::invoke(cpu, *call, regs); break;
         }
     }
     g.r[R::rax] = regs.rax;

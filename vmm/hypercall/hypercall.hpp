@@ -38,11 +38,17 @@ enum class Status : std::uint64_t {
     bad_length = BOXY_STATUS_BAD_LENGTH,
     no_such_cpu = BOXY_STATUS_NO_SUCH_CPU,
     unsupported = BOXY_STATUS_UNSUPPORTED,
+    no_memory = BOXY_STATUS_NO_MEMORY,
+    no_such_vm = BOXY_STATUS_NO_SUCH_VM,
+    no_such_vcpu = BOXY_STATUS_NO_SUCH_VCPU,
+    busy = BOXY_STATUS_BUSY,
+    exists = BOXY_STATUS_EXISTS,
 };
 
 [[nodiscard]] std::string_view to_string(Status status);
 
-// Features this VMM build offers (BOXY_FEATURE_*).
+// Features every VMM build offers (BOXY_FEATURE_*); a backend adds
+// BOXY_FEATURE_SERVICE_VMS when it runs service VMs (CallerContext).
 inline constexpr std::uint64_t kFeatures = BOXY_FEATURE_GET_STATS;
 
 // The guest registers the ABI reads and writes. decode() only reads them;
@@ -72,6 +78,9 @@ struct CallerContext {
     // The VMM was started by boxy.ko on a running host (late launch), so a
     // CPU may leave it (BOXY_CALL_STOP_CPU).
     bool late_launched{false};
+    // The backend runs service VMs (calls 0x10-0x4F); else they decode to
+    // unsupported.
+    bool service_vms{false};
 
     static constexpr std::uint8_t kMaxPhysicalAddressBits = 52;  // MAXPHYADDR limit
 };
@@ -122,6 +131,15 @@ enum class Call : std::uint64_t {
     version = BOXY_CALL_VERSION,
     get_stats = BOXY_CALL_GET_STATS,
     stop_cpu = BOXY_CALL_STOP_CPU,
+    vm_create = BOXY_CALL_VM_CREATE,
+    vm_destroy = BOXY_CALL_VM_DESTROY,
+    memory_donate = BOXY_CALL_MEMORY_DONATE,
+    memory_reclaim = BOXY_CALL_MEMORY_RECLAIM,
+    vcpu_create = BOXY_CALL_VCPU_CREATE,
+    vcpu_set_regs = BOXY_CALL_VCPU_SET_REGS,
+    vcpu_get_regs = BOXY_CALL_VCPU_GET_REGS,
+    vcpu_run = BOXY_CALL_VCPU_RUN,
+    inject_interrupt = BOXY_CALL_INJECT_INTERRUPT,
 };
 
 struct NoArgs {};
@@ -132,12 +150,52 @@ struct GetStatsArgs {
     std::uint64_t buffer_length;  // sizeof(boxy_cpu_stats)..BOXY_GET_STATS_MAX_LENGTH
 };
 
+// Service-VM calls (abi.h). decode() checks what the registers alone
+// decide: ranges, alignment, flags, that buffers are the caller's RAM. The
+// VM and vCPU named must then be looked up by the VMM (vmm/vm/service_vm),
+// which answers no_such_vm, no_such_vcpu, busy, exists or no_memory.
+struct VmCreateArgs {
+    std::uint64_t memory_size;  // 4 KiB multiple, 1..BOXY_VM_MAX_MEMORY
+    std::uint32_t vcpu_count;   // 1..BOXY_MAX_VCPUS
+};
+struct VmArgs {
+    std::uint32_t vm;  // 1..BOXY_MAX_VMS
+};
+struct DonateArgs {
+    std::uint32_t vm;
+    std::uint64_t gpa;       // 4 KiB aligned; gpa + pages * 4 KiB <= BOXY_VM_MAX_MEMORY
+    std::uint64_t list_gpa;  // 8-byte aligned caller RAM, pages * 8 bytes
+    std::uint32_t pages;     // 1..BOXY_DONATE_MAX_PAGES
+};
+struct ReclaimArgs {
+    std::uint32_t vm;
+    std::uint64_t gpa;  // as DonateArgs
+    std::uint32_t pages;
+};
+struct VcpuArgs {
+    std::uint32_t vm;
+    std::uint32_t vcpu;     // < BOXY_MAX_VCPUS
+    std::uint64_t buffer;   // create: run page (4 KiB aligned, 4 KiB); regs: the struct; run: 0
+};
+struct InjectArgs {
+    std::uint32_t vm;
+    std::uint32_t vcpu;
+    std::uint8_t vector;  // 16..255
+    bool level;
+};
+
 // A validated call: `call` says which member of `args` is active.
 struct DecodedCall {
     Call call;
     union Args {
-        NoArgs none;             // Call::version
+        NoArgs none;             // Call::version, stop_cpu
         GetStatsArgs get_stats;  // Call::get_stats
+        VmCreateArgs vm_create;  // Call::vm_create
+        VmArgs vm;               // Call::vm_destroy
+        DonateArgs donate;       // Call::memory_donate
+        ReclaimArgs reclaim;     // Call::memory_reclaim
+        VcpuArgs vcpu;           // Call::vcpu_create, vcpu_set_regs, vcpu_get_regs, vcpu_run
+        InjectArgs inject;       // Call::inject_interrupt
     } args;
 
     [[nodiscard]] static constexpr DecodedCall make_stop_cpu()
@@ -170,8 +228,9 @@ struct DecodedCall {
 // RAX = status; nothing else changes.
 void complete_with_error(Status status, HypercallRegisters& regs);
 
-// BOXY_CALL_VERSION: RDI = ABI version, RSI = kFeatures, RDX = cpu_count.
-void invoke_version(std::uint32_t cpu_count, HypercallRegisters& regs);
+// BOXY_CALL_VERSION: RDI = ABI version, RSI = kFeatures (plus
+// BOXY_FEATURE_SERVICE_VMS if service_vms), RDX = cpu_count.
+void invoke_version(std::uint32_t cpu_count, HypercallRegisters& regs, bool service_vms = false);
 
 // BOXY_CALL_GET_STATS: writes stats.snapshot() to args.buffer_gpa through
 // `writer`; RDI = bytes written. `stats` is the ExitStats of CPU

@@ -11,11 +11,11 @@ void complete_with_error(Status status, HypercallRegisters& regs)
     regs.rax = static_cast<std::uint64_t>(status);
 }
 
-void invoke_version(std::uint32_t cpu_count, HypercallRegisters& regs)
+void invoke_version(std::uint32_t cpu_count, HypercallRegisters& regs, bool service_vms)
 {
     regs.rax = BOXY_STATUS_OK;
     regs.rdi = BOXY_ABI_VERSION;
-    regs.rsi = kFeatures;
+    regs.rsi = kFeatures | (service_vms ? BOXY_FEATURE_SERVICE_VMS : 0);
     regs.rdx = cpu_count;
 }
 

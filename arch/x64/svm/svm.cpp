@@ -17,7 +17,6 @@
 extern "C" void boxy_svm_vmrun(boxy::vmm::GuestGprs* gprs, std::uint64_t vmcb_pa);
 
 namespace boxy::svm {
-namespace {
 
 namespace msr = x64::msr;
 using vmm::ExitReason;
@@ -55,6 +54,8 @@ ExitReason reason_of(std::uint64_t code, std::uint64_t info1)
     }
     return ExitReason::other;
 }
+
+namespace {
 
 // The length of the exiting instruction in its usual encoding, used only if
 // the instruction at RIP cannot be fetched and decoded: CPUID 0F A2,
@@ -94,6 +95,8 @@ void dump_and_stop(vmm::PerCpu& cpu, std::string_view why) noexcept
     Line(Level::error, cpu.index) << "VMM stopped on this CPU; the machine must be reset";
     x64::halt_forever();
 }
+
+}  // namespace
 
 // The state INIT leaves a CPU in (APM Vol. 2, 14.1.3, Table 14-1 "Initial
 // Processor State"; SDM Vol. 3, Table 10-1), with EFER.SVME kept for VMRUN.
@@ -139,6 +142,8 @@ void start_at_sipi(Vmcb& v, vmm::GuestGprs& gprs, std::uint8_t vector)
     // EDX holds the processor signature after reset (CPUID Fn0000_0001 EAX).
     gprs.r[GuestGprs::rdx] = x64::cpuid(1).eax;
 }
+
+namespace {
 
 // Returns true if the guest was reset and started anew.
 bool take_startup_ipis(vmm::PerCpu& cpu, Vmcb& v)

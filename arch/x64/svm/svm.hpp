@@ -8,6 +8,8 @@
 #pragma once
 
 #include "core/per_cpu.hpp"
+#include "exit_reason.hpp"
+#include "vm/service_vm.hpp"
 #include "memory/nested_paging.hpp"
 #include "memory/npt_entry.hpp"
 #include "vmcb.hpp"
@@ -42,5 +44,21 @@ inline constexpr std::uint32_t kIdleMisc2 = misc2::kMwait | misc2::kMwaitConditi
 [[nodiscard]] VmmStatus prepare_cpu(vmm::PerCpu& cpu, const LaunchContext& ctx,
                                     std::uint64_t rflags);
 [[noreturn]] void run(vmm::PerCpu& cpu);
+
+// Shared with the service-VM run loop (svm_guest.cpp).
+[[nodiscard]] vmm::ExitReason reason_of(std::uint64_t code, std::uint64_t info1);
+// The state INIT leaves a CPU in (EFER.SVME kept, HLT and MWAIT intercepted).
+void reset_to_init_state(Vmcb& v);
+// Real-mode start at the SIPI vector's page; GPRs zeroed, EDX the signature.
+void start_at_sipi(Vmcb& v, vmm::GuestGprs& gprs, std::uint8_t vector);
+// A service vCPU's VMCB.
+[[nodiscard]] inline Vmcb& vmcb_of(const vmm::Vcpu& vcpu)
+{
+    return *reinterpret_cast<Vmcb*>(vcpu.control_pa);
+}
+// ServiceVmOps::run (svm_guest_run.cpp).
+[[nodiscard]] std::uint32_t run_vcpu(vmm::PerCpu& cpu, vmm::Vcpu& vcpu);
+// The service-VM half of the backend (svm_guest.cpp).
+extern const vmm::ServiceVmOps kServiceVmOps;
 
 }  // namespace boxy::svm

@@ -141,6 +141,8 @@ static_assert(offsetof(Vmcb, save.g_pat) == 0x668);
 namespace misc1 {
 inline constexpr std::uint32_t kIntr = 1U << 0;
 inline constexpr std::uint32_t kNmi = 1U << 1;
+inline constexpr std::uint32_t kSmi = 1U << 2;
+inline constexpr std::uint32_t kVintr = 1U << 4;
 inline constexpr std::uint32_t kInit = 1U << 3;
 inline constexpr std::uint32_t kCpuid = 1U << 18;
 inline constexpr std::uint32_t kHlt = 1U << 24;
@@ -159,6 +161,7 @@ inline constexpr std::uint32_t kVmsave = 1U << 3;
 inline constexpr std::uint32_t kStgi = 1U << 4;
 inline constexpr std::uint32_t kClgi = 1U << 5;
 inline constexpr std::uint32_t kSkinit = 1U << 6;
+inline constexpr std::uint32_t kMonitor = 1U << 10;
 inline constexpr std::uint32_t kMwait = 1U << 11;
 inline constexpr std::uint32_t kMwaitConditional = 1U << 12;
 inline constexpr std::uint32_t kXsetbv = 1U << 13;
@@ -169,7 +172,9 @@ namespace exit_code {
 inline constexpr std::uint64_t kExceptionBase = 0x40;  // + vector
 inline constexpr std::uint64_t kIntr = 0x60;
 inline constexpr std::uint64_t kNmi = 0x61;
+inline constexpr std::uint64_t kSmi = 0x62;
 inline constexpr std::uint64_t kInit = 0x63;
+inline constexpr std::uint64_t kVintr = 0x64;
 inline constexpr std::uint64_t kCpuid = 0x72;
 inline constexpr std::uint64_t kHlt = 0x78;
 inline constexpr std::uint64_t kInvlpga = 0x7A;
@@ -183,6 +188,7 @@ inline constexpr std::uint64_t kVmsave = 0x83;
 inline constexpr std::uint64_t kStgi = 0x84;
 inline constexpr std::uint64_t kClgi = 0x85;
 inline constexpr std::uint64_t kSkinit = 0x86;
+inline constexpr std::uint64_t kMonitor = 0x8A;
 inline constexpr std::uint64_t kMwait = 0x8B;
 inline constexpr std::uint64_t kMwaitConditional = 0x8C;
 inline constexpr std::uint64_t kXsetbv = 0x8D;
@@ -197,6 +203,14 @@ inline constexpr std::uint64_t kTypeException = 3ULL << 8;
 inline constexpr std::uint64_t kErrorCodeValid = 1ULL << 11;
 inline constexpr std::uint64_t kValid = 1ULL << 31;
 }  // namespace event
+
+// V_INTR fields of VmcbControl::vintr (APM Vol. 2, 15.21, Table B-1).
+namespace vintr {
+inline constexpr std::uint64_t kIrq = 1ULL << 8;           // V_IRQ: a virtual interrupt is pending
+inline constexpr std::uint64_t kPriorityMax = 0xFULL << 16; // V_INTR_PRIO
+inline constexpr std::uint64_t kIgnoreTpr = 1ULL << 20;    // V_IGN_TPR
+inline constexpr std::uint64_t kMasking = 1ULL << 24;      // V_INTR_MASKING
+}  // namespace vintr
 
 // VMCB clean bits (APM Vol. 2, 15.15.3): a set bit tells the CPU that the
 // named fields did not change since the last VMRUN of this VMCB on this CPU.
@@ -221,6 +235,7 @@ namespace feature {
 inline constexpr std::uint32_t kNestedPaging = 1U << 0;
 inline constexpr std::uint32_t kNripSave = 1U << 3;
 inline constexpr std::uint32_t kVmcbClean = 1U << 5;
+inline constexpr std::uint32_t kFlushByAsid = 1U << 6;
 inline constexpr std::uint32_t kDecodeAssists = 1U << 7;
 }  // namespace feature
 

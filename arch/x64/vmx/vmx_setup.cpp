@@ -359,8 +359,9 @@ namespace boxy::vmm {
 
 const Backend& vmx_backend()
 {
-    static constexpr Backend backend{"VT-x", vmx::unsupported, vmx::init, vmx::prepare_cpu,
-                                     vmx::run};
+    // Service VMs are AMD-V only so far (docs/architecture.md).
+    static constexpr Backend backend{"VT-x",           vmx::unsupported, vmx::init,
+                                     vmx::prepare_cpu, vmx::run,         nullptr};
     return backend;
 }
 
