@@ -1,15 +1,19 @@
 // SPDX-License-Identifier: MIT
 #include "acpi.hpp"
 
+#include "aml.hpp"
+
 #include <algorithm>
 #include <array>
 #include <cstring>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 namespace boxy::vm {
 namespace {
 
-using Bytes = std::vector<std::uint8_t>;
+using aml::Bytes;
 
 // --- Fixed tables (ACPI 6.5, 5.2) -------------------------------------------
 
@@ -57,6 +61,15 @@ struct [[gnu::packed]] GenericAddress {
 };
 static_assert(sizeof(GenericAddress) == 12);
 
+constexpr std::uint8_t kAddressSpaceSystemIo = 1;  // Table 5.1
+constexpr std::uint8_t kAccessSizeByte = 1;
+
+// An 8-bit register at an I/O port.
+constexpr GenericAddress io_port_register(std::uint16_t port)
+{
+    return {kAddressSpaceSystemIo, 8, 0, kAccessSizeByte, port};
+}
+
 // 5.2.9 "Fixed ACPI Description Table (FADT)", revision 6. A hardware-
 // reduced platform (4.1) has no fixed hardware: every register block, the
 // SCI and the FACS stay zero.
@@ -89,9 +102,16 @@ static_assert(offsetof(Fadt, x_firmware_ctrl) == 132 && offsetof(Fadt, x_dsdt) =
 static_assert(offsetof(Fadt, sleep_control_reg) == 244);
 static_assert(offsetof(Fadt, hypervisor_vendor_identity) == 268 && sizeof(Fadt) == 276);
 
-constexpr std::uint32_t kFadtHwReducedAcpi = 1U << 20;  // Table 5.10
-// 5.2.9.3 "IA-PC Boot Architecture Flags": LEGACY_DEVICES (bit 0) and 8042
-// (bit 1) clear say there is no ISA device and no keyboard controller.
+// Table 5.10 "Fixed ACPI Description Table Fixed Feature Flags".
+constexpr std::uint32_t kFadtResetRegSupported = 1U << 10;
+// Linux then routes I/O APIC interrupts in physical destination mode (one
+// vCPU by APIC ID), the simplest for the I/O APIC model.
+constexpr std::uint32_t kFadtForceApicPhysical = 1U << 19;
+constexpr std::uint32_t kFadtHwReducedAcpi = 1U << 20;
+// 5.2.9.3 "IA-PC Boot Architecture Flags": LEGACY_DEVICES (bit 0) stays
+// clear (no PnP BIOS devices); 8042 (bit 1) says whether a keyboard
+// controller exists.
+constexpr std::uint16_t kBootArch8042 = 1U << 1;
 constexpr std::uint16_t kBootArchVgaNotPresent = 1U << 2;
 constexpr std::uint16_t kBootArchCmosRtcNotPresent = 1U << 5;
 
@@ -151,15 +171,6 @@ void append(Bytes& out, const T& value)
     out.insert(out.end(), bytes, bytes + sizeof(T));
 }
 
-std::uint8_t checksum_of(std::span<const std::uint8_t> bytes)
-{
-    std::uint8_t sum = 0;
-    for (const std::uint8_t byte : bytes) {
-        sum = static_cast<std::uint8_t>(sum + byte);
-    }
-    return static_cast<std::uint8_t>(0x100 - sum);
-}
-
 SdtHeader make_header(const char (&signature)[5], std::uint8_t revision)
 {
     SdtHeader header{};
@@ -181,162 +192,87 @@ void seal(Bytes& table)
     const auto length = static_cast<std::uint32_t>(table.size());
     std::memcpy(table.data() + offsetof(SdtHeader, length), &length, sizeof(length));
     table[offsetof(SdtHeader, checksum)] = 0;
-    table[offsetof(SdtHeader, checksum)] = checksum_of(table);
+    table[offsetof(SdtHeader, checksum)] = aml::checksum_of(table);
 }
 
-// --- AML (ACPI 6.5, 20 "ACPI Machine Language (AML) Specification") -------
-// The subset emitted here, all little endian:
-//   DefScope   := ScopeOp PkgLength NameString TermList                20.2.5.1
-//   DefDevice  := ExtOpPrefix DeviceOp PkgLength NameString TermList   20.2.5.2
-//   DefName    := NameOp NameString DataRefObject                      20.2.5.1
-//   DefBuffer  := BufferOp PkgLength BufferSize ByteList               20.2.5.4
-//   String     := StringPrefix AsciiCharList NullChar                  20.2.3
-//   Integer    := ZeroOp | OneOp | BytePrefix ByteData | WordPrefix WordData
-//                 | DWordPrefix DWordData | QWordPrefix QWordData      20.2.3
-//   NameString := [RootChar] NameSeg; NameSeg := 4 chars [A-Z_][A-Z0-9_]{3}  20.2.2
-//   PkgLength  (below)                                                 20.2.4
-constexpr std::uint8_t kZeroOp = 0x00;
-constexpr std::uint8_t kOneOp = 0x01;
-constexpr std::uint8_t kNameOp = 0x08;
-constexpr std::uint8_t kBytePrefix = 0x0A;
-constexpr std::uint8_t kWordPrefix = 0x0B;
-constexpr std::uint8_t kDWordPrefix = 0x0C;
-constexpr std::uint8_t kStringPrefix = 0x0D;
-constexpr std::uint8_t kQWordPrefix = 0x0E;
-constexpr std::uint8_t kScopeOp = 0x10;
-constexpr std::uint8_t kBufferOp = 0x11;
-constexpr std::uint8_t kExtOpPrefix = 0x5B;
-constexpr std::uint8_t kDeviceOp = 0x82;  // after ExtOpPrefix
-constexpr std::uint8_t kRootChar = 0x5C;  // '\'
-
-// 20.2.4 "Package Length Encoding": the length counts itself. One byte holds
-// 0-63 in bits 5-0; otherwise bits 7-6 give the number of following bytes
-// (1-3), bits 3-0 the low nibble, and each following byte the next 8 bits.
-void append_pkg_length(Bytes& out, std::size_t content_length)
-{
-    for (std::size_t extra = 0; extra < 4; ++extra) {
-        const std::size_t total = content_length + 1 + extra;
-        const std::size_t limit = extra == 0 ? 0x40 : std::size_t{1} << (4 + 8 * extra);
-        if (total >= limit) {
-            continue;
-        }
-        if (extra == 0) {
-            out.push_back(static_cast<std::uint8_t>(total));
-            return;
-        }
-        out.push_back(static_cast<std::uint8_t>((extra << 6) | (total & 0x0F)));
-        for (std::size_t i = 0; i < extra; ++i) {
-            out.push_back(static_cast<std::uint8_t>(total >> (4 + 8 * i)));
-        }
-        return;
-    }
-    // Unreachable: the DSDT is bounded by kMaxVirtioDevices, far below 2^28.
-}
-
-void append_le(Bytes& out, std::uint64_t value, std::size_t bytes)
-{
-    for (std::size_t i = 0; i < bytes; ++i) {
-        out.push_back(static_cast<std::uint8_t>(value >> (8 * i)));
-    }
-}
-
-// 20.2.3 ComputationalData: the shortest integer encoding.
-void append_integer(Bytes& out, std::uint64_t value)
-{
-    if (value <= 1) {
-        out.push_back(value == 0 ? kZeroOp : kOneOp);
-        return;
-    }
-    const std::size_t bytes = value <= 0xFF          ? 1
-                              : value <= 0xFFFF      ? 2
-                              : value <= 0xFFFF'FFFF ? 4
-                                                     : 8;
-    out.push_back(bytes == 1   ? kBytePrefix
-                  : bytes == 2 ? kWordPrefix
-                  : bytes == 4 ? kDWordPrefix
-                               : kQWordPrefix);
-    append_le(out, value, bytes);
-}
-
-void append_string(Bytes& out, std::string_view text)
-{
-    out.push_back(kStringPrefix);
-    out.insert(out.end(), text.begin(), text.end());
-    out.push_back(0);
-}
-
-// Name (seg, <data>): the caller appends the DataRefObject next.
-void append_name(Bytes& out, std::string_view seg)
-{
-    out.push_back(kNameOp);
-    out.insert(out.end(), seg.begin(), seg.end());
-}
-
-void append_buffer(Bytes& out, std::span<const std::uint8_t> bytes)
-{
-    Bytes body;
-    append_integer(body, bytes.size());  // BufferSize
-    body.insert(body.end(), bytes.begin(), bytes.end());
-    out.push_back(kBufferOp);
-    append_pkg_length(out, body.size());
-    out.insert(out.end(), body.begin(), body.end());
-}
-
-// ResourceTemplate () { Memory32Fixed (ReadWrite, base, 0x200)
-//                       Interrupt (ResourceConsumer, Level, ActiveHigh, Exclusive) { gsi } }
-Bytes resource_template(const VirtioMmioDevice& device)
-{
-    Bytes out;
-    // 6.4.3.4 "32-Bit Fixed Memory Range Descriptor": tag 0x86, length 9,
-    // information (bit 0: read/write), base, range length.
-    out.insert(out.end(), {0x86, 0x09, 0x00, 0x01});
-    append_le(out, device.base, 4);
-    append_le(out, kVirtioMmioRegisterSize, 4);
-    // 6.4.3.6 "Extended Interrupt Descriptor": tag 0x89, length 6, flags
-    // (bit 0 consumer = 1; bit 1 mode: 0 level; bit 2 polarity: 0 active
-    // high; bit 3 sharing: 0 exclusive), table length 1, the GSI.
-    out.insert(out.end(), {0x89, 0x06, 0x00, 0x01, 0x01});
-    append_le(out, device.gsi, 4);
-    // 6.4.2.9 "End Tag": small item 0x0F of length 1 (0x79), then a checksum
-    // that makes the whole resource template sum to zero.
-    out.push_back(0x79);
-    out.push_back(checksum_of(out));
-    return out;
-}
+// --- DSDT ----------------------------------------------------------------
 
 // Device (Vxxx) { Name (_HID, "LNRO0005") Name (_UID, n) Name (_CRS, ...) }
 void append_virtio_device(Bytes& out, std::uint32_t index, const VirtioMmioDevice& device)
 {
     constexpr std::string_view kHex = "0123456789ABCDEF";
     const std::array<char, 4> name{'V', 'R', kHex[(index >> 4) & 0xF], kHex[index & 0xF]};
-    Bytes body;
-    body.insert(body.end(), name.begin(), name.end());
-    append_name(body, "_HID");
-    append_string(body, "LNRO0005");  // the virtio-mmio ID Linaro registered
-    append_name(body, "_UID");
-    append_integer(body, index);
-    append_name(body, "_CRS");
-    append_buffer(body, resource_template(device));
+    Bytes resources;
+    aml::append_memory32_fixed(resources, static_cast<std::uint32_t>(device.base),
+                               kVirtioMmioRegisterSize);
+    aml::append_interrupt(resources, device.gsi, aml::Trigger::level);
+    aml::append_end_tag(resources);
 
-    out.push_back(kExtOpPrefix);
-    out.push_back(kDeviceOp);
-    append_pkg_length(out, body.size());
-    out.insert(out.end(), body.begin(), body.end());
+    Bytes body;
+    aml::append_name(body, "_HID");
+    aml::append_string(body, "LNRO0005");  // the virtio-mmio ID Linaro registered
+    aml::append_name(body, "_UID");
+    aml::append_integer(body, index);
+    aml::append_name(body, "_CRS");
+    aml::append_buffer(body, resources);
+    aml::append_device(out, std::string_view{name.data(), name.size()}, body);
 }
 
-// DefinitionBlock ("", "DSDT", 2, ...) { Scope (\_SB) { <devices> } }
-Bytes build_dsdt(std::span<const VirtioMmioDevice> devices)
+// Device (name) { Name (_HID, EisaId (hid)) Name (_UID, 0)
+//                 Name (_CRS, ResourceTemplate () { IO ... Interrupt (Edge) { gsi } }) }
+// with one IO descriptor per (port, length) pair.
+void append_isa_device(Bytes& out, std::string_view name, std::string_view hid,
+                       std::span<const std::pair<std::uint16_t, std::uint8_t>> ports,
+                       std::uint32_t gsi)
 {
-    Bytes scope_body{kRootChar, '_', 'S', 'B', '_'};
-    for (std::size_t i = 0; i < devices.size(); ++i) {
-        append_virtio_device(scope_body, static_cast<std::uint32_t>(i), devices[i]);
+    Bytes resources;
+    for (const auto& [port, length] : ports) {
+        aml::append_io_port(resources, port, length);
+    }
+    aml::append_interrupt(resources, gsi, aml::Trigger::edge);
+    aml::append_end_tag(resources);
+
+    Bytes body;
+    aml::append_name(body, "_HID");
+    aml::append_integer(body, aml::eisa_id(hid));
+    aml::append_name(body, "_UID");
+    aml::append_integer(body, 0);
+    aml::append_name(body, "_CRS");
+    aml::append_buffer(body, resources);
+    aml::append_device(out, name, body);
+}
+
+// DefinitionBlock ("", "DSDT", 2, ...) {
+//     Name (_S5, Package () { 5, 0, 0, 0 })
+//     Scope (\_SB) { <ISA devices> <virtio devices> } }
+Bytes build_dsdt(const AcpiConfig& config)
+{
+    Bytes scope_body;
+    if (config.isa_devices) {
+        // PNP0303: an IBM enhanced (101/102-key) keyboard controller; data
+        // port first, then command/status, as Linux's i8042 PnP probe reads
+        // them (port 0 and port 1).
+        const std::array<std::pair<std::uint16_t, std::uint8_t>, 2> keyboard{
+            {{kKeyboardDataPort, 1}, {kKeyboardCommandPort, 1}}};
+        append_isa_device(scope_body, "PS2K", "PNP0303", keyboard, kKeyboardGsi);
+        // PNP0501: a 16550A-compatible COM port.
+        const std::array<std::pair<std::uint16_t, std::uint8_t>, 1> com1{
+            {{kCom1Port, kCom1PortCount}}};
+        append_isa_device(scope_body, "COM1", "PNP0501", com1, kCom1Gsi);
+    }
+    for (std::size_t i = 0; i < config.devices.size(); ++i) {
+        append_virtio_device(scope_body, static_cast<std::uint32_t>(i), config.devices[i]);
     }
     // Revision 2: integers are 64 bits wide (5.2.11.1).
     Bytes table;
     append(table, make_header("DSDT", 2));
-    table.push_back(kScopeOp);
-    append_pkg_length(table, scope_body.size());
-    table.insert(table.end(), scope_body.begin(), scope_body.end());
+    // 7.4.2 "\_Sx (System States)": SLP_TYPa, SLP_TYPb and two reserved
+    // values. On a hardware-reduced platform only SLP_TYPa is used, written
+    // into SLEEP_CONTROL_REG; Linux offers power-off only when \_S5 exists.
+    const std::array<std::uint64_t, 4> s5{kSleepTypeS5, 0, 0, 0};
+    aml::append_name(table, "_S5_");
+    aml::append_package(table, s5);
+    aml::append_scope(table, "\\_SB_", scope_body);  // RootChar and the NameSeg
     seal(table);
     return table;
 }
@@ -365,12 +301,19 @@ Bytes build_madt(const AcpiConfig& config)
     return table;
 }
 
-Bytes build_fadt(std::uint64_t dsdt_address)
+Bytes build_fadt(std::uint64_t dsdt_address, bool isa_devices)
 {
     Fadt fadt{};
     fadt.header = make_header("FACP", 6);
     fadt.iapc_boot_arch = kBootArchVgaNotPresent | kBootArchCmosRtcNotPresent;
-    fadt.flags = kFadtHwReducedAcpi;
+    if (isa_devices) {
+        fadt.iapc_boot_arch |= kBootArch8042;
+    }
+    fadt.flags = kFadtHwReducedAcpi | kFadtResetRegSupported | kFadtForceApicPhysical;
+    fadt.reset_reg = io_port_register(kResetPort);
+    fadt.reset_value = kResetValue;
+    fadt.sleep_control_reg = io_port_register(kSleepControlPort);
+    fadt.sleep_status_reg = io_port_register(kSleepStatusPort);
     fadt.minor_version = 5;  // ACPI 6.5
     fadt.x_dsdt = dsdt_address;
     std::memcpy(&fadt.hypervisor_vendor_identity, "BOXY\0\0\0\0", 8);
@@ -402,8 +345,8 @@ Bytes build_rsdp(std::uint64_t xsdt_address)
     rsdp.xsdt_address = xsdt_address;
     Bytes bytes;
     append(bytes, rsdp);
-    bytes[offsetof(Rsdp, checksum)] = checksum_of(std::span{bytes}.first(kRsdpV1Size));
-    bytes[offsetof(Rsdp, extended_checksum)] = checksum_of(bytes);
+    bytes[offsetof(Rsdp, checksum)] = aml::checksum_of(std::span{bytes}.first(kRsdpV1Size));
+    bytes[offsetof(Rsdp, extended_checksum)] = aml::checksum_of(bytes);
     return bytes;
 }
 
@@ -466,7 +409,7 @@ Result<AcpiTables, AcpiError> write_acpi_tables(std::span<std::uint8_t> out,
 
     // Tables without pointers first; their sizes fix everyone's address.
     const Bytes madt = build_madt(config);
-    const Bytes dsdt = build_dsdt(config.devices);
+    const Bytes dsdt = build_dsdt(config);
     const std::size_t xsdt_entries = 2;  // FADT, MADT
     const std::size_t rsdp_at = 0;
     const std::size_t xsdt_at = align_up(rsdp_at + sizeof(Rsdp));
@@ -480,7 +423,7 @@ Result<AcpiTables, AcpiError> write_acpi_tables(std::span<std::uint8_t> out,
 
     AcpiTables tables{guest_base + rsdp_at, guest_base + xsdt_at, guest_base + fadt_at,
                       guest_base + madt_at, guest_base + dsdt_at, end};
-    const Bytes fadt = build_fadt(tables.dsdt);
+    const Bytes fadt = build_fadt(tables.dsdt, config.isa_devices);
     const std::array<std::uint64_t, xsdt_entries> pointers{tables.fadt, tables.madt};
     const Bytes xsdt = build_xsdt(pointers);
     const Bytes rsdp = build_rsdp(tables.xsdt);

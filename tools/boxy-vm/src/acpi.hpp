@@ -1,11 +1,13 @@
 // SPDX-License-Identifier: MIT
 //
 // ACPI tables for a service VM: the guest's only description of its
-// platform (no PCI, no legacy devices), as Firecracker does it. A
-// hardware-reduced FADT (no PM timer, no SCI, no FACS), a MADT with one
-// local APIC per vCPU and one I/O APIC, and a DSDT that declares each
-// virtio-mmio device as an ACPI device "LNRO0005", which Linux's
-// virtio_mmio driver (and the BSDs' and Windows' virtio drivers) bind to.
+// platform (no PCI), as Firecracker does it. A hardware-reduced FADT (no PM
+// timer, no SCI, no FACS) with a reset register and sleep control/status
+// registers, a MADT with one local APIC per vCPU and one I/O APIC, and a
+// DSDT that declares each virtio-mmio device as an ACPI device "LNRO0005",
+// which Linux's virtio_mmio driver (and the BSDs' and Windows' virtio
+// drivers) bind to, the \_S5 sleep state, and optionally the two ISA
+// devices the per-VM process emulates: a PS/2 keyboard controller and COM1.
 // Section numbers are from the ACPI Specification 6.5.
 #pragma once
 
@@ -38,6 +40,36 @@ inline constexpr std::uint32_t kVirtioMmioRegisterSize = 0x200;
 // one day (timer, keyboard, cascade, COM2, COM1); virtio gets 5-23.
 inline constexpr std::uint32_t kFirstVirtioGsi = 5;
 inline constexpr std::uint32_t kMaxVirtioDevices = kIoApicPins - kFirstVirtioGsi;
+// The platform's fixed I/O ports, which the per-VM process emulates.
+//
+// Reset: the FADT's RESET_REG (5.2.9, 4.8.3.6) is the PC reset control
+// register at 0xCF9; writing RESET_VALUE (RST_CPU | SYS_RST) resets. Linux
+// tries it first (reboot=acpi is x86's default).
+inline constexpr std::uint16_t kResetPort = 0xCF9;
+inline constexpr std::uint8_t kResetValue = 0x06;
+// Power off: a hardware-reduced platform has no PM1 control block; OSPM
+// enters a sleep state by writing SLP_TYPx << 2 | SLP_EN to the FADT's
+// SLEEP_CONTROL_REG (4.8.3.7) and polls WAK_STS in SLEEP_STATUS_REG
+// (4.8.3.8). SLP_TYPx comes from the DSDT's \_S5 package (7.4.2).
+inline constexpr std::uint16_t kSleepControlPort = 0x600;
+inline constexpr std::uint16_t kSleepStatusPort = 0x601;
+inline constexpr std::uint8_t kSleepTypeS5 = 5;
+inline constexpr std::uint8_t kSleepTypeShift = 2;  // SLP_TYPx, bits 4:2
+inline constexpr std::uint8_t kSleepTypeMask = 0x1C;
+inline constexpr std::uint8_t kSleepEnable = 0x20;  // SLP_EN, bit 5
+inline constexpr std::uint8_t kWakeStatus = 0x80;   // WAK_STS, bit 7
+// The ISA devices (AcpiConfig::isa_devices) at their PC/AT places: the
+// 8042 keyboard controller (data 0x60, command/status 0x64, IRQ 1) and
+// the 16550 UART COM1 (0x3F8-0x3FF, IRQ 4). Their GSIs are the ISA IRQs
+// (no interrupt source override), edge triggered, active high.
+inline constexpr std::uint16_t kKeyboardDataPort = 0x60;
+inline constexpr std::uint16_t kKeyboardCommandPort = 0x64;
+inline constexpr std::uint32_t kKeyboardGsi = 1;
+inline constexpr std::uint16_t kCom1Port = 0x3F8;
+inline constexpr std::uint8_t kCom1PortCount = 8;
+inline constexpr std::uint32_t kCom1Gsi = 4;
+static_assert(kCom1Gsi < kFirstVirtioGsi && kKeyboardGsi < kFirstVirtioGsi);
+
 // Local APIC IDs are 0..vcpus-1 and the I/O APIC takes the next ID, all in
 // 8 bits with 0xFF (broadcast) unused.
 inline constexpr std::uint32_t kMaxVcpus = 254;
@@ -62,6 +94,10 @@ struct AcpiConfig {
     std::uint32_t vcpu_count{1};
     std::span<const VirtioMmioDevice> devices;
     CpuEntryKind cpu_entries{CpuEntryKind::local_apic};
+    // Declare the PS/2 keyboard controller and COM1 (PNP0303, PNP0501) in
+    // the DSDT and the 8042 in the FADT's IA-PC boot flags. Linux's i8042
+    // driver probes only what ACPI PnP lists on an ACPI system.
+    bool isa_devices{false};
 };
 
 // Guest-physical addresses of the tables written, and the bytes used from

@@ -10,6 +10,7 @@
 
 #include <numeric>
 #include <string>
+#include <string_view>
 #include <vector>
 
 using namespace boxy::vm;  // NOLINT(google-build-using-namespace): test brevity
@@ -95,12 +96,12 @@ Walked walk(const Memory& m, std::uint64_t rsdp)
     REQUIRE(out.fadt != 0);
     REQUIRE(out.madt != 0);
     CHECK(check_table(m, out.fadt, "FACP") == 276);
-    CHECK(m.read(out.fadt + 8, 1) == 6);             // revision
-    CHECK(m.read(out.fadt + 112, 4) == (1U << 20));  // flags: HW_REDUCED_ACPI
-    CHECK((m.read(out.fadt + 109, 2) & 0x3) == 0);   // no legacy devices, no 8042
-    CHECK(m.read(out.fadt + 36, 4) == 0);            // no FACS
-    CHECK(m.read(out.fadt + 40, 4) == 0);            // 32-bit DSDT unused
-    out.dsdt = m.read(out.fadt + 140, 8);            // X_DSDT
+    CHECK(m.read(out.fadt + 8, 1) == 6);                   // revision
+    CHECK((m.read(out.fadt + 112, 4) & (1U << 20)) != 0);  // flags: HW_REDUCED_ACPI
+    CHECK((m.read(out.fadt + 109, 2) & 0x1) == 0);         // no PnP BIOS legacy devices
+    CHECK(m.read(out.fadt + 36, 4) == 0);                  // no FACS
+    CHECK(m.read(out.fadt + 40, 4) == 0);                  // 32-bit DSDT unused
+    out.dsdt = m.read(out.fadt + 140, 8);                  // X_DSDT
     check_table(m, out.dsdt, "DSDT");
     check_table(m, out.madt, "APIC");
     return out;
@@ -108,9 +109,15 @@ Walked walk(const Memory& m, std::uint64_t rsdp)
 
 // --- AML reader (ACPI 6.5, 20.2) -------------------------------------------
 
+struct IoRange {
+    std::uint16_t port = 0;
+    std::uint8_t length = 0;
+};
+
 struct AmlDevice {
     std::string name;
-    std::string hid;
+    std::string hid;  // a string, or an EISA ID decoded to "PNPxxxx"
+    std::vector<IoRange> io;
     std::uint64_t uid = ~0ULL;
     std::uint32_t base = 0;
     std::uint32_t length = 0;
@@ -168,6 +175,7 @@ public:
         }
         return value;
     }
+    [[nodiscard]] std::uint8_t peek() const { return bytes_.at(pos_); }
     std::string string()
     {
         REQUIRE(byte() == 0x0D);
@@ -213,6 +221,16 @@ void parse_resources(const std::vector<std::uint8_t>& r, AmlDevice& device)
             CHECK(at + 2 == r.size());
             return;
         }
+        if (tag == 0x47) {  // I/O Port Descriptor (6.4.2.5)
+            REQUIRE(at + 8 <= r.size());
+            CHECK(r.at(at + 1) == 1);  // 16-bit decode
+            const auto min = static_cast<std::uint16_t>(r.at(at + 2) | (r.at(at + 3) << 8));
+            const auto max = static_cast<std::uint16_t>(r.at(at + 4) | (r.at(at + 5) << 8));
+            CHECK(min == max);  // a fixed range
+            device.io.push_back({min, r.at(at + 7)});
+            at += 8;
+            continue;
+        }
         REQUIRE((tag & 0x80) != 0);  // a large item
         const std::size_t length = r.at(at + 1) | (std::size_t{r.at(at + 2)} << 8);
         if (tag == 0x86) {  // 32-Bit Fixed Memory Range (6.4.3.4)
@@ -233,17 +251,50 @@ void parse_resources(const std::vector<std::uint8_t>& r, AmlDevice& device)
     FAIL("resource template without End Tag");
 }
 
-// DSDT: Scope (\_SB) { Device (...) { Name (_HID) Name (_UID) Name (_CRS) } ... }
-std::vector<AmlDevice> parse_dsdt(const Memory& m, std::uint64_t dsdt)
+// EISAID (6.1.5): three 5-bit letters and four hex digits, stored big endian.
+std::string decode_eisa_id(std::uint64_t value)
+{
+    const auto swapped =
+        static_cast<std::uint32_t>(((value & 0xFF) << 24) | ((value & 0xFF00) << 8) |
+                                   ((value >> 8) & 0xFF00) | ((value >> 24) & 0xFF));
+    std::string id;
+    id.push_back(static_cast<char>('@' + ((swapped >> 26) & 0x1F)));
+    id.push_back(static_cast<char>('@' + ((swapped >> 21) & 0x1F)));
+    id.push_back(static_cast<char>('@' + ((swapped >> 16) & 0x1F)));
+    constexpr std::string_view kHex = "0123456789ABCDEF";
+    for (int shift = 12; shift >= 0; shift -= 4) {
+        id.push_back(kHex[(swapped >> shift) & 0xF]);
+    }
+    return id;
+}
+
+struct Dsdt {
+    std::vector<std::uint64_t> s5;  // the \_S5 package, empty if none
+    std::vector<AmlDevice> devices;
+};
+
+// DSDT: Name (_S5_, Package () {...})
+//       Scope (\_SB) { Device (...) { Name (_HID) Name (_UID) Name (_CRS) } ... }
+Dsdt parse_dsdt_all(const Memory& m, std::uint64_t dsdt)
 {
     const auto length = static_cast<std::uint32_t>(m.read(dsdt + 4, 4));
     AmlReader aml(m.slice(dsdt + 36, length - 36));
+    Dsdt out;
+    REQUIRE(aml.byte() == 0x08);  // NameOp
+    REQUIRE(aml.name_seg() == "_S5_");
+    REQUIRE(aml.byte() == 0x12);  // PackageOp
+    const std::size_t package_end = aml.pkg_end();
+    const std::uint8_t elements = aml.byte();
+    for (std::uint8_t i = 0; i < elements; ++i) {
+        out.s5.push_back(aml.integer());
+    }
+    REQUIRE(aml.pos() == package_end);
     REQUIRE(aml.byte() == 0x10);  // ScopeOp
     const std::size_t scope_end = aml.pkg_end();
     CHECK(scope_end == length - 36);
     REQUIRE(aml.byte() == '\\');
     CHECK(aml.name_seg() == "_SB_");
-    std::vector<AmlDevice> devices;
+    std::vector<AmlDevice>& devices = out.devices;
     while (aml.pos() < scope_end) {
         REQUIRE(aml.byte() == 0x5B);  // ExtOpPrefix
         REQUIRE(aml.byte() == 0x82);  // DeviceOp
@@ -254,7 +305,7 @@ std::vector<AmlDevice> parse_dsdt(const Memory& m, std::uint64_t dsdt)
             REQUIRE(aml.byte() == 0x08);  // NameOp
             const std::string name = aml.name_seg();
             if (name == "_HID") {
-                device.hid = aml.string();
+                device.hid = aml.peek() == 0x0D ? aml.string() : decode_eisa_id(aml.integer());
             } else if (name == "_UID") {
                 device.uid = aml.integer();
             } else if (name == "_CRS") {
@@ -267,7 +318,12 @@ std::vector<AmlDevice> parse_dsdt(const Memory& m, std::uint64_t dsdt)
         devices.push_back(device);
     }
     REQUIRE(aml.pos() == scope_end);
-    return devices;
+    return out;
+}
+
+std::vector<AmlDevice> parse_dsdt(const Memory& m, std::uint64_t dsdt)
+{
+    return parse_dsdt_all(m, dsdt).devices;
 }
 
 std::vector<VirtioMmioDevice> slots(std::uint32_t count)
@@ -421,8 +477,96 @@ TEST_CASE("acpi: the largest configuration fits the reserved region", "[acpi]")
     Memory m;
     const auto devices = slots(kMaxVirtioDevices);
     auto tables =
-        write_acpi_tables(m.bytes, kBase, {kMaxVcpus, devices, CpuEntryKind::local_x2apic});
+        write_acpi_tables(m.bytes, kBase, {kMaxVcpus, devices, CpuEntryKind::local_x2apic, true});
     REQUIRE(tables);
     CHECK(tables->size <= kAcpiRegionSize);
     CHECK(kAcpiAddress + kAcpiRegionSize == kHighMemoryStart);
+}
+
+TEST_CASE("acpi: FADT declares the reset register and the sleep registers", "[acpi][fadt]")
+{
+    Memory m;
+    auto tables = write_acpi_tables(m.bytes, kBase, {2, {}, CpuEntryKind::local_apic});
+    REQUIRE(tables);
+    const std::uint64_t fadt = walk(m, tables->rsdp).fadt;
+    const std::uint64_t flags = m.read(fadt + 112, 4);
+    CHECK((flags & (1U << 10)) != 0);  // RESET_REG_SUP
+    CHECK((flags & (1U << 19)) != 0);  // FORCE_APIC_PHYSICAL_DESTINATION_MODE
+    // Generic Address Structures (5.2.3.2): system I/O, 8 bits, offset 0, byte access.
+    const auto check_io_register = [&](std::uint64_t at, std::uint64_t port) {
+        CHECK(m.read(at, 1) == 1);
+        CHECK(m.read(at + 1, 1) == 8);
+        CHECK(m.read(at + 2, 1) == 0);
+        CHECK(m.read(at + 3, 1) == 1);
+        CHECK(m.read(at + 4, 8) == port);
+    };
+    check_io_register(fadt + 116, 0xCF9);  // RESET_REG
+    CHECK(m.read(fadt + 128, 1) == 0x06);  // RESET_VALUE
+    check_io_register(fadt + 244, kSleepControlPort);
+    check_io_register(fadt + 256, kSleepStatusPort);
+    CHECK(kSleepControlPort != kSleepStatusPort);
+    // Without ISA devices, no 8042.
+    CHECK((m.read(fadt + 109, 2) & 0x2) == 0);
+}
+
+TEST_CASE("acpi: DSDT declares \\_S5 with the sleep type the process powers off on", "[acpi][dsdt]")
+{
+    Memory m;
+    auto tables = write_acpi_tables(m.bytes, kBase, {1, {}, CpuEntryKind::local_apic});
+    REQUIRE(tables);
+    const Dsdt dsdt = parse_dsdt_all(m, walk(m, tables->rsdp).dsdt);
+    REQUIRE(dsdt.s5.size() == 4);
+    CHECK(dsdt.s5[0] == kSleepTypeS5);  // SLP_TYPa
+    CHECK(dsdt.devices.empty());
+    // SLP_TYPx << 2 | SLP_EN, as ACPICA's acpi_hw_extended_sleep writes it.
+    CHECK(((kSleepTypeS5 << kSleepTypeShift) & kSleepTypeMask) == 0x14);
+}
+
+TEST_CASE("acpi: ISA devices: PS/2 keyboard controller and COM1 as PnP devices", "[acpi][dsdt]")
+{
+    Memory m;
+    const auto devices = slots(2);
+    AcpiConfig config{2, devices, CpuEntryKind::local_apic};
+    config.isa_devices = true;
+    auto tables = write_acpi_tables(m.bytes, kBase, config);
+    REQUIRE(tables);
+    const Walked walked = walk(m, tables->rsdp);
+    CHECK((m.read(walked.fadt + 109, 2) & 0x2) != 0);  // 8042 present
+    const auto parsed = parse_dsdt(m, walked.dsdt);
+    REQUIRE(parsed.size() == 4);
+
+    const AmlDevice& keyboard = parsed[0];
+    CHECK(keyboard.hid == "PNP0303");
+    REQUIRE(keyboard.io.size() == 2);
+    // Linux's i8042 PnP probe takes port 0 as data and port 1 as command.
+    CHECK(keyboard.io[0].port == 0x60);
+    CHECK(keyboard.io[0].length == 1);
+    CHECK(keyboard.io[1].port == 0x64);
+    CHECK(keyboard.io[1].length == 1);
+    CHECK(keyboard.gsi == 1);
+    CHECK(keyboard.irq_flags == 0x03);  // consumer, edge, active high, exclusive
+    CHECK(keyboard.end_tag_sums_to_zero);
+
+    const AmlDevice& com1 = parsed[1];
+    CHECK(com1.hid == "PNP0501");
+    REQUIRE(com1.io.size() == 1);
+    CHECK(com1.io[0].port == 0x3F8);
+    CHECK(com1.io[0].length == 8);
+    CHECK(com1.gsi == 4);
+    CHECK(com1.irq_flags == 0x03);
+    CHECK(com1.end_tag_sums_to_zero);
+    CHECK(com1.name != keyboard.name);
+
+    // The virtio devices follow, unchanged.
+    CHECK(parsed[2].hid == "LNRO0005");
+    CHECK(parsed[2].uid == 0);
+    CHECK(parsed[2].base == devices[0].base);
+    CHECK(parsed[3].gsi == devices[1].gsi);
+}
+
+TEST_CASE("acpi: EISA IDs encode as ACPI's compressed form", "[acpi]")
+{
+    CHECK(decode_eisa_id(0x0303'D041) == "PNP0303");
+    CHECK(decode_eisa_id(0x0105'D041) == "PNP0501");
+    CHECK(decode_eisa_id(0x080A'D041) == "PNP0A08");  // a known one: PCI Express bus
 }
