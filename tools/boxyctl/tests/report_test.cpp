@@ -41,9 +41,18 @@ TEST_CASE("report: reported reasons are bounded by the array")
     CHECK(reported_reasons(make_stats(0, 0, {}, 0xFFFFFFFF)) == BOXY_STATS_MAX_REASONS);
 }
 
+namespace {
+
+// "x.y" of the abi.h this boxyctl is built against.
+const std::string kBuiltAbi =
+    std::to_string(BOXY_ABI_VERSION_MAJOR) + '.' + std::to_string(BOXY_ABI_VERSION_MINOR);
+
+}  // namespace
+
 TEST_CASE("report: ABI versions")
 {
-    CHECK(format_abi_version(BOXY_ABI_VERSION) == "0.1");
+    CHECK(format_abi_version(BOXY_ABI_VERSION) == kBuiltAbi);
+    CHECK(format_abi_version(0x00000001) == "0.1");
     CHECK(format_abi_version(0x00030002) == "3.2");
     CHECK(format_abi_version(0xFFFF0010) == "65535.16");
     CHECK(boxy::boxyctl::abi_compatible(BOXY_ABI_VERSION));
@@ -57,10 +66,12 @@ TEST_CASE("report: version line")
                            .cpu_count = 2,
                            .features = BOXY_FEATURE_GET_STATS,
                            .driver_abi_version = BOXY_ABI_VERSION};
-    CHECK(format_version_text("1.2.3", info) == "boxyctl 1.2.3, Boxy ABI 0.1, 2 CPUs\n");
+    CHECK(format_version_text("1.2.3", info) ==
+          "boxyctl 1.2.3, Boxy ABI " + kBuiltAbi + ", 2 CPUs\n");
     VersionInfo one = info;
     one.cpu_count = 1;
-    CHECK(format_version_text("1.2.3", one) == "boxyctl 1.2.3, Boxy ABI 0.1, 1 CPU\n");
+    CHECK(format_version_text("1.2.3", one) ==
+          "boxyctl 1.2.3, Boxy ABI " + kBuiltAbi + ", 1 CPU\n");
 }
 
 TEST_CASE("report: version as JSON")
