@@ -364,8 +364,7 @@ void boxy_late_stop(void)
 
 	/* Runs boxy_cpu_offline on every online CPU, on that CPU. */
 	cpuhp_remove_state(late.hp_state);
-	for_each_possible_cpu(cpu)
-	{
+	for_each_possible_cpu(cpu) {
 		if (per_cpu(boxy_cpu_virtualized, cpu))
 			still++;
 	}

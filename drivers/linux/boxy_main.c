@@ -50,6 +50,7 @@
 #include <boxy/boxy_ioctl.h>
 
 #include "boxy_late.h"
+#include "boxy_vm.h"
 
 #ifndef CONFIG_X86_64
 #error "boxy.ko is for x86-64 kernels: Boxy is an x86-64 hypervisor"
@@ -138,6 +139,16 @@ const char *boxy_status_name(unsigned long status)
 		return "NO_SUCH_CPU";
 	case BOXY_STATUS_UNSUPPORTED:
 		return "UNSUPPORTED";
+	case BOXY_STATUS_NO_MEMORY:
+		return "NO_MEMORY";
+	case BOXY_STATUS_NO_SUCH_VM:
+		return "NO_SUCH_VM";
+	case BOXY_STATUS_NO_SUCH_VCPU:
+		return "NO_SUCH_VCPU";
+	case BOXY_STATUS_BUSY:
+		return "BUSY";
+	case BOXY_STATUS_EXISTS:
+		return "EXISTS";
 	default:
 		return "unknown status";
 	}
@@ -238,6 +249,8 @@ static long boxy_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 		return boxy_ioctl_version(uarg);
 	case BOXY_IOCTL_GET_STATS:
 		return boxy_ioctl_get_stats(uarg);
+	case BOXY_IOCTL_VM_CREATE:
+		return boxy_vm_create(uarg, boxy_features);
 	default:
 		return -ENOTTY;
 	}
