@@ -43,13 +43,29 @@ case "$case_name" in
   native) expect=native hypervisor=off ;;
   no-svm) expect=native ;;
   late-launch) hypervisor=off init=late-launch ;;
+  service-vms) init=service-vms ;;
   *) echo "host-cases: unknown case '$case_name'" >&2; exit 2 ;;
 esac
 
 strip -o "$work/boxyctl" "$BOXYCTL"
+extra=()
+if [ "$init" = service-vms ]; then
+  # The service VMs boot the host's own Debian kernel with a small
+  # initramfs that loads virtio_mmio and virtio_console (init/service-guest.sh).
+  : "${BOXY_VM:?}"
+  mods="$E2E_ASSETS/kernel/root/lib/modules/$(cat "$E2E_ASSETS/kernel/kernel-version")/kernel/drivers"
+  "$here/mkinitramfs.sh" --out "$work/guest.img" --init "$here/init/service-guest.sh" \
+    --add "$mods/virtio/virtio.ko:/lib/modules/" --add "$mods/virtio/virtio_ring.ko:/lib/modules/" \
+    --add "$mods/virtio/virtio_mmio.ko:/lib/modules/" \
+    --add "$mods/char/virtio_console.ko:/lib/modules/"
+  strip -o "$work/boxy-vm" "$BOXY_VM"
+  extra=(--add "$work/boxy-vm:/bin/boxy-vm" --add "$work/guest.img:/boot/guest.img"
+    --add "$E2E_ASSETS/kernel/vmlinuz:/boot/vmlinuz")
+fi
 "$here/mkinitramfs.sh" --out "$work/initrd.img" --init "$here/init/$init.sh" \
   --add "$BOXY_HOSTCHECK:/bin/boxy-hostcheck" --add "$work/boxyctl:/bin/boxyctl" \
-  --add "$BOXY_KO:/lib/modules/boxy.ko" --add "$BOXY_MEMTEST_KO:/lib/modules/boxy_memtest.ko"
+  --add "$BOXY_KO:/lib/modules/boxy.ko" --add "$BOXY_MEMTEST_KO:/lib/modules/boxy_memtest.ko" \
+  "${extra[@]}"
 printf '%s\n' "next = '\\vmlinuz'" \
   "options = 'console=ttyS0 initrd=\\initrd.img panic=-1 efi=debug boxy.expect=$expect boxy.cpus=$smp boxy.action=$action'" \
   "hypervisor = '$hypervisor'" >"$work/boxy.conf"
@@ -63,6 +79,11 @@ if [ "$case_name" = no-svm ]; then
   qemu_extra=(-- -cpu EPYC,-svm)
   expects+=(--expect "boxy: hypervisor not started: no SVM (CPUID Fn8000_0001 ECX[2] clear); booting without Boxy"
     --expect "BOXY-MARKER: boxy-ko-refused")
+elif [ "$init" = service-vms ]; then
+  expects=(--expect "boxy: hypervisor running on $smp CPU(s)" --expect "BOXY-MARKER: service-vms-started"
+    --expect "BOXY-MARKER: service-vms-console" --expect "BOXY-MARKER: service-vms-isolated"
+    --expect "BOXY-MARKER: service-vms-stopped" --expect "BOXY-MARKER: service-vms-pass")
+  qemu_extra=(--mem 1536)
 elif [ "$init" = late-launch ]; then
   expects=(--expect "booting without Boxy" --expect "BOXY-MARKER: late-launch-param-refused"
     --expect "BOXY-MARKER: late-launch-hotplug-ok" --expect "BOXY-MARKER: late-launch-1-stopped"
@@ -91,4 +112,14 @@ if [ "$action" = reboot ]; then
   fi
 fi
 grep -a -E '^(hostcheck|init|boxyctl|CPU|cpu|total|\[.*boxy)' "$work/serial.log" | tr -d '\r' || true
+if [ "$init" = service-vms ]; then
+  # The VMM logs its free pool pages when a VM is created (before and after)
+  # and destroyed: after the last destroy the pool is whole again.
+  grep -a -o 'service VM [0-9]* [a-z]*[^;]*; [0-9]* pool pages free\|pool pages free before: [0-9]*' \
+    "$work/serial.log" | tr -d '\r' || true
+  before=$(grep -a -o 'pool pages free before: [0-9]*' "$work/serial.log" | head -n 1 | grep -o '[0-9]*$')
+  after=$(grep -a -o 'destroyed; [0-9]* pool pages free' "$work/serial.log" | tail -n 1 | grep -o '[0-9]\+')
+  echo "host-cases: VMM pool pages free: $before before the first VM, $after after the last"
+  [ -n "$before" ] && [ "$before" = "$after" ] || { echo "host-cases: the VMM pool leaked" >&2; exit 1; }
+fi
 echo "host-cases: $case_name passed"

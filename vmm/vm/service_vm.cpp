@@ -100,6 +100,7 @@ Result<std::uint64_t, Status> vm_create(const hypercall::VmCreateArgs& args)
     if (slot == BOXY_MAX_VMS) {
         return make_error(Status::busy);
     }
+    const std::uint64_t free_before = state().pool.free_pages().count();
     SERVICE_TRY_ASSIGN(page, allocate_zeroed_page());
     auto npt = NestedPageTable<NptEntry>::create(state().pool, PageSize::size_2m);
     if (!npt) {
@@ -117,8 +118,7 @@ Result<std::uint64_t, Status> vm_create(const hypercall::VmCreateArgs& args)
     vms[slot] = vm;
     log::Line(log::Level::info, calling_cpu) << "service VM " << vm->handle << " created: "
                                 << (args.memory_size >> 20) << " MiB, " << args.vcpu_count
-                                << " vCPUs; " << state().pool.free_pages().count()
-                                << " pool pages free";
+                                << " vCPUs; pool pages free before: " << free_before;
     return std::uint64_t{vm->handle};
 }
 
