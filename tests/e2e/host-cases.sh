@@ -43,13 +43,17 @@ case "$case_name" in
   native) expect=native hypervisor=off ;;
   no-svm) expect=native ;;
   late-launch) hypervisor=off init=late-launch ;;
+  service-abi) init=vmtest ;;
   service-vms) init=service-vms ;;
   *) echo "host-cases: unknown case '$case_name'" >&2; exit 2 ;;
 esac
 
 strip -o "$work/boxyctl" "$BOXYCTL"
 extra=()
-if [ "$init" = service-vms ]; then
+if [ "$init" = vmtest ]; then
+  : "${BOXY_VMTEST:?}"
+  extra=(--add "$BOXY_VMTEST:/bin/boxy-vmtest")
+elif [ "$init" = service-vms ]; then
   # The service VMs boot the host's own Debian kernel with a small
   # initramfs that loads virtio_mmio and virtio_console (init/service-guest.sh).
   : "${BOXY_VM:?}"
@@ -79,6 +83,9 @@ if [ "$case_name" = no-svm ]; then
   qemu_extra=(-- -cpu EPYC,-svm)
   expects+=(--expect "boxy: hypervisor not started: no SVM (CPUID Fn8000_0001 ECX[2] clear); booting without Boxy"
     --expect "BOXY-MARKER: boxy-ko-refused")
+elif [ "$init" = vmtest ]; then
+  expects=(--expect "boxy: hypervisor running on $smp CPU(s)" --expect "vmtest: PASS"
+    --expect "BOXY-MARKER: vmtest-pass")
 elif [ "$init" = service-vms ]; then
   expects=(--expect "boxy: hypervisor running on $smp CPU(s)" --expect "BOXY-MARKER: service-vms-started"
     --expect "BOXY-MARKER: service-vms-console" --expect "BOXY-MARKER: service-vms-isolated"

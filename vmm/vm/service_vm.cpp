@@ -117,7 +117,7 @@ Result<std::uint64_t, Status> vm_create(const hypercall::VmCreateArgs& args)
     vm->npt = *npt;
     vms[slot] = vm;
     log::Line(log::Level::info, calling_cpu) << "service VM " << vm->handle << " created: "
-                                << (args.memory_size >> 20) << " MiB, " << args.vcpu_count
+                                << (args.memory_size >> 10) << " KiB, " << args.vcpu_count
                                 << " vCPUs; pool pages free before: " << free_before;
     return std::uint64_t{vm->handle};
 }

@@ -58,6 +58,8 @@ void start_at_sipi(Vmcb& v, vmm::GuestGprs& gprs, std::uint8_t vector);
 }
 // ServiceVmOps::run (svm_guest_run.cpp).
 [[nodiscard]] std::uint32_t run_vcpu(vmm::PerCpu& cpu, vmm::Vcpu& vcpu);
+// Allocates the permission maps every service vCPU shares (svm_guest.cpp).
+[[nodiscard]] bool init_service_permission_maps(vmm::PageAllocator& pool);
 // The service-VM half of the backend (svm_guest.cpp).
 extern const vmm::ServiceVmOps kServiceVmOps;
 

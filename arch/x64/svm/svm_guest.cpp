@@ -68,12 +68,12 @@ void pass_through(std::uint32_t msr_index)
     map[bit / 8] = static_cast<std::uint8_t>(map[bit / 8] & ~(3U << (bit % 8)));
 }
 
-bool ensure_permission_maps()
+}  // namespace
+
+// Once, from init() on the bootstrap processor, so that the pool's free
+// count before the first service VM is what it is after the last one.
+bool init_service_permission_maps(vmm::PageAllocator& pool)
 {
-    if (service_msrpm_pa != 0) {
-        return true;
-    }
-    auto& pool = vmm::state().pool;
     auto msrpm = pool.allocate_run(vmm::PageCount{2});
     auto iopm = pool.allocate_run(vmm::PageCount{3});
     if (!msrpm || !iopm) {
@@ -94,14 +94,13 @@ bool ensure_permission_maps()
     return true;
 }
 
+namespace {
+
 void vcpu_init(Vcpu& vcpu)
 {
     Vmcb& v = vmcb_of(vcpu);
     const auto& s = vmm::state();
     (void)s;
-    if (!ensure_permission_maps()) {
-        vcpu.dead = true;  // every RUN fails; the pool is exhausted
-    }
     v.control.intercept_misc1 = misc1::kIntr | misc1::kNmi | misc1::kSmi | misc1::kCpuid |
                                 misc1::kHlt | misc1::kInvlpga | misc1::kIoioProt |
                                 misc1::kMsrProt | misc1::kShutdown;

@@ -45,7 +45,7 @@ VmmStatus init(vmm::VmmState& s, const vmm::IdentityMapConfig& host_map)
     // intercepted.
     auto msrpm = s.pool.allocate_run(vmm::PageCount{2});
     auto iopm = s.pool.allocate_run(vmm::PageCount{3});
-    if (!msrpm || !iopm) {
+    if (!msrpm || !iopm || !init_service_permission_maps(s.pool)) {
         return VmmStatus::out_of_memory;
     }
     svm.msr_permission_map_pa = msrpm->raw();
