@@ -257,7 +257,11 @@ BOXY_ABI_STATIC_ASSERT(sizeof(struct boxy_cpu_stats) <= BOXY_GET_STATS_MAX_LENGT
  *      physical interrupt, an IPI to a sibling vCPU. Before entering the
  *      vCPU the VMM completes the previous exit: an IN or MMIO read takes
  *      its value from the run page's io.data / mmio.data, and the
- *      instruction is skipped. BUSY if the vCPU runs on another CPU. */
+ *      instruction is skipped. BUSY if the vCPU runs on another CPU.
+ *      Unlike every other call, RUN leaves the guest's x87/SSE state in
+ *      the CPU: the caller saves its own first (boxy.ko: kernel_fpu_begin).
+ *      A TSC deadline the guest moves earlier than the run page said ends
+ *      the RUN with INTERRUPTED, so the host can re-arm its timer. */
 #define BOXY_CALL_INJECT_INTERRUPT 0x40u
 /* In: RDI = VM handle, RSI = vCPU index, RDX = vector (32..255;
  *     0-31 are exceptions), R10 = flags (BOXY_INJECT_LEVEL: level-triggered;

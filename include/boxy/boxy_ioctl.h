@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * /dev/boxy ioctls: the interface between boxy.ko (drivers/linux/boxy.c) and
+ * /dev/boxy ioctls: the interface between boxy.ko (drivers/linux/) and
  * host tools such as boxyctl (tools/boxyctl). Each ioctl maps to one
  * hypercall of include/boxy/abi.h, and its number is that call's number, so
  * that the two lists grow together.

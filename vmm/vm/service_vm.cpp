@@ -377,7 +377,11 @@ std::uint64_t route_ipi(Vcpu& sender, const IpiRequest& ipi)
         switch (ipi.delivery) {
             case IpiDelivery::fixed:
             case IpiDelivery::lowest_priority: (void)target->lapic.accept(ipi.vector, false); break;
-            case IpiDelivery::init: target->init_pending = true; break;
+            case IpiDelivery::init:
+                // INIT cancels a start-up IPI that came before it.
+                target->init_pending = true;
+                target->sipi_pending = false;
+                break;
             case IpiDelivery::startup:
                 target->sipi_pending = true;
                 target->sipi_vector = ipi.vector;

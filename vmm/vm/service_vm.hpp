@@ -61,6 +61,7 @@ struct alignas(64) Vcpu {
     emulate::MmioAccess mmio{};    // mmio_read: where the value goes, and the length
     std::uint64_t next_rip{};      // io_*: the instruction after
 
+    std::uint64_t reported_deadline{};  // timer_deadline_tsc the host last got (0: none)
     std::uint64_t exits{};
     std::uint64_t host_exits{};
     std::uint64_t exits_by_reason[BOXY_EXIT_REASON_COUNT]{};

@@ -124,8 +124,8 @@ void take_startup_ipis(Vcpu& vcpu, Vmcb& v)
 {
     vmm::SpinlockGuard guard{vcpu.apic_lock};
     if (vcpu.init_pending) {
+        // A SIPI posted after this INIT stays (route_ipi cancels older ones).
         vcpu.init_pending = false;
-        vcpu.sipi_pending = false;
         reset_to_init_state(v);
         vcpu.lapic.init_reset();
         vcpu.mp_state = BOXY_MP_WAIT_FOR_SIPI;
@@ -214,6 +214,13 @@ bool handle_msr(Vcpu& vcpu, Vmcb& v, bool write, Exit& exit)
                 exit.eoi_vector = *effect->level_eoi;
             }
             ipi = effect->ipi;
+            // The host armed its timer for the deadline it last read; an
+            // earlier one needs a new host timer, so go back and say so.
+            const auto deadline = vcpu.lapic.next_deadline();
+            if (deadline && (vcpu.reported_deadline == 0 || *deadline < vcpu.reported_deadline) &&
+                exit.reason == kNone) {
+                exit.reason = BOXY_VM_EXIT_INTERRUPTED;
+            }
         }
         // Outside our lock: route_ipi takes every target's, ours included.
         if (ipi) {
@@ -435,7 +442,8 @@ std::uint32_t finish(Vcpu& vcpu, const Exit& exit)
     {
         vmm::SpinlockGuard guard{vcpu.apic_lock};
         const auto deadline = vcpu.lapic.next_deadline();
-        run.timer_deadline_tsc = deadline ? *deadline : 0;
+        vcpu.reported_deadline = deadline ? *deadline : 0;
+        run.timer_deadline_tsc = vcpu.reported_deadline;
     }
     ++vcpu.host_exits;
     run.exits = vcpu.exits;
