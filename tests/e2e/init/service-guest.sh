@@ -22,7 +22,7 @@ for word in $(cat /proc/cmdline); do
     boxy.guest=*) mode=${word#boxy.guest=} ;;
   esac
 done
-for m in virtio virtio_ring virtio_mmio virtio_console; do
+for m in virtio_ring virtio virtio_mmio virtio_console; do
   insmod "/lib/modules/$m.ko" || echo "guest: insmod $m failed" >/dev/ttyS0
 done
 i=0
