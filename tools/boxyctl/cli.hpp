@@ -30,7 +30,45 @@ struct StatsCommand {
     std::optional<std::uint32_t> cpu;  // all CPUs when empty
 };
 
-using Command = std::variant<VersionCommand, StatsCommand>;
+// The service-VM commands (README.md "Service VMs"). Names are checked by
+// the parser (check_vm_name), files and limits when the command runs.
+inline constexpr std::uint32_t kDefaultMemoryMib = 128;
+inline constexpr std::uint32_t kDefaultVcpus = 1;
+inline constexpr std::uint32_t kDefaultStopTimeoutSeconds = 10;
+
+struct StartCommand {
+    std::string name;
+    std::string kernel;
+    std::optional<std::string> initrd;
+    std::optional<std::string> cmdline;
+    std::uint32_t memory_mib = kDefaultMemoryMib;
+    std::uint32_t vcpus = kDefaultVcpus;
+};
+
+struct ListCommand {
+    bool json = false;
+};
+
+struct LogsCommand {
+    std::string name;
+    bool follow = false;
+};
+
+struct ConsoleCommand {
+    std::string name;
+};
+
+struct StopCommand {
+    std::string name;
+    bool force = false;
+    std::uint32_t timeout_seconds = kDefaultStopTimeoutSeconds;
+};
+
+using Command = std::variant<VersionCommand, StatsCommand, StartCommand, ListCommand, LogsCommand,
+                             ConsoleCommand, StopCommand>;
+
+// Whether the command works on service VMs (no /dev/boxy ioctls).
+[[nodiscard]] bool is_vm_command(const Command& command);
 
 struct Options {
     std::string device{kDefaultDevice};

@@ -2,6 +2,7 @@
 #include "commands.hpp"
 
 #include "report.hpp"
+#include "vm_commands.hpp"
 
 #include <boxy/abi.h>
 #include <boxy/version.hpp>
@@ -93,7 +94,10 @@ int run_command(const Options& options, Hypervisor& hypervisor, std::ostream& ou
     if (const auto* version = std::get_if<VersionCommand>(&options.command)) {
         return run_version(*version, hypervisor, out, err);
     }
-    return run_stats(std::get<StatsCommand>(options.command), hypervisor, out, err);
+    if (const auto* stats = std::get_if<StatsCommand>(&options.command)) {
+        return run_stats(*stats, hypervisor, out, err);
+    }
+    return fail(err, "a service-VM command does not go through the Hypervisor interface");
 }
 
 int boxyctl_main(std::span<const char* const> args, const OpenHypervisor& open, std::ostream& out,
@@ -102,6 +106,13 @@ int boxyctl_main(std::span<const char* const> args, const OpenHypervisor& open, 
     const ParsedCommandLine parsed = parse_command_line(args, out, err);
     if (!parsed.options) {
         return parsed.exit_code;
+    }
+    if (is_vm_command(parsed.options->command)) {
+        const auto environment = vm_environment_from_env(parsed.options->device);
+        if (!environment) {
+            return fail(err, environment.error().message);
+        }
+        return run_vm_command(parsed.options->command, *environment, out, err);
     }
     auto hypervisor = open(parsed.options->device);
     if (!hypervisor) {

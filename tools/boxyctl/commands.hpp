@@ -26,6 +26,9 @@ using OpenHypervisor =
                               std::ostream& err);
 
 // boxyctl from argv to exit code. Errors go to err, prefixed "boxyctl: ".
+// version and stats reach Boxy through `open`; the service-VM commands
+// (vm_commands.hpp) take their places from the environment
+// (vm_environment_from_env) and never call `open`.
 [[nodiscard]] int boxyctl_main(std::span<const char* const> args, const OpenHypervisor& open,
                                std::ostream& out, std::ostream& err);
 

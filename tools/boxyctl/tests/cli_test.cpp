@@ -9,12 +9,18 @@
 #include <string>
 #include <vector>
 
+using boxy::boxyctl::ConsoleCommand;
+using boxy::boxyctl::is_vm_command;
 using boxy::boxyctl::kExitOk;
 using boxy::boxyctl::kExitUsage;
+using boxy::boxyctl::ListCommand;
+using boxy::boxyctl::LogsCommand;
 using boxy::boxyctl::parse_command_line;
 using boxy::boxyctl::parse_cpu_index;
 using boxy::boxyctl::ParsedCommandLine;
+using boxy::boxyctl::StartCommand;
 using boxy::boxyctl::StatsCommand;
+using boxy::boxyctl::StopCommand;
 using boxy::boxyctl::VersionCommand;
 
 namespace {
@@ -105,7 +111,7 @@ TEST_CASE("cli: usage errors exit 2 with a message on stderr")
         CHECK(p.out.empty());
         CHECK(p.err.find(message) != std::string::npos);
     };
-    usage_error({}, "A command (version or stats) is required");
+    usage_error({}, "A command (version, stats, start, list, logs, console or stop) is required");
     usage_error({"frobnicate"}, "frobnicate");
     usage_error({"version", "stats"}, "stats");
     usage_error({"stats", "--bogus"}, "--bogus");
@@ -131,4 +137,99 @@ TEST_CASE("cli: CPU indices are plain decimal")
     CHECK_FALSE(parse_cpu_index("1 "));
     CHECK_FALSE(parse_cpu_index("0x10"));
     CHECK_FALSE(parse_cpu_index("1e3"));
+}
+
+TEST_CASE("cli: start")
+{
+    const Parse p = parse({"start", "web", "--kernel", "/boot/vmlinuz"});
+    REQUIRE(p.result.options);
+    CHECK(is_vm_command(p.result.options->command));
+    const auto& start = std::get<StartCommand>(p.result.options->command);
+    CHECK(start.name == "web");
+    CHECK(start.kernel == "/boot/vmlinuz");
+    CHECK_FALSE(start.initrd);
+    CHECK_FALSE(start.cmdline);
+    CHECK(start.memory_mib == 128);
+    CHECK(start.vcpus == 1);
+
+    const Parse all = parse({"start", "db-1", "--kernel=k", "--initrd", "i", "--cmdline",
+                             "console=ttyS0 quiet", "--memory", "512", "--vcpus", "4"});
+    REQUIRE(all.result.options);
+    const auto& full = std::get<StartCommand>(all.result.options->command);
+    CHECK(full.initrd == "i");
+    CHECK(full.cmdline == "console=ttyS0 quiet");
+    CHECK(full.memory_mib == 512);
+    CHECK(full.vcpus == 4);
+
+    // An empty command line is a command line.
+    const Parse empty = parse({"start", "web", "--kernel", "k", "--cmdline", ""});
+    REQUIRE(empty.result.options);
+    CHECK(std::get<StartCommand>(empty.result.options->command).cmdline == "");
+}
+
+TEST_CASE("cli: list, logs, console, stop")
+{
+    const Parse list = parse({"list", "--json"});
+    REQUIRE(list.result.options);
+    CHECK(std::get<ListCommand>(list.result.options->command).json);
+
+    const Parse logs = parse({"logs", "web", "-f"});
+    REQUIRE(logs.result.options);
+    CHECK(std::get<LogsCommand>(logs.result.options->command).name == "web");
+    CHECK(std::get<LogsCommand>(logs.result.options->command).follow);
+
+    const Parse console = parse({"console", "web"});
+    REQUIRE(console.result.options);
+    CHECK(std::get<ConsoleCommand>(console.result.options->command).name == "web");
+
+    const Parse stop = parse({"stop", "web"});
+    REQUIRE(stop.result.options);
+    const auto& plain = std::get<StopCommand>(stop.result.options->command);
+    CHECK_FALSE(plain.force);
+    CHECK(plain.timeout_seconds == 10);
+
+    const Parse forced = parse({"stop", "--force", "--timeout", "0", "web"});
+    REQUIRE(forced.result.options);
+    const auto& force = std::get<StopCommand>(forced.result.options->command);
+    CHECK(force.force);
+    CHECK(force.timeout_seconds == 0);
+
+    CHECK_FALSE(is_vm_command(parse({"version"}).result.options->command));
+    CHECK_FALSE(is_vm_command(parse({"stats"}).result.options->command));
+}
+
+TEST_CASE("cli: service-VM usage errors")
+{
+    const auto usage_error = [](std::initializer_list<const char*> words, const char* message) {
+        const Parse p = parse(words);
+        CHECK_FALSE(p.result.options);
+        CHECK(p.result.exit_code == kExitUsage);
+        CAPTURE(p.err);
+        CHECK(p.err.find(message) != std::string::npos);
+    };
+    usage_error({"start", "web"}, "--kernel is required");
+    usage_error({"start", "--kernel", "k"}, "name is required");
+    usage_error({"start", "Web", "--kernel", "k"}, "not a VM name: \"Web\"");
+    usage_error({"start", "web", "--kernel", "k", "--memory", "0"}, "--memory");
+    usage_error({"start", "web", "--kernel", "k", "--memory", "-1"}, "--memory");
+    usage_error({"start", "web", "--kernel", "k", "--memory", "1G"}, "--memory");
+    usage_error({"start", "web", "--kernel", "k", "--vcpus", "0"}, "--vcpus");
+    usage_error({"start", "web", "--kernel", "k", "--vcpus", "4294967296"}, "--vcpus");
+    usage_error({"logs"}, "name is required");
+    usage_error({"logs", "a/b"}, "not a VM name");
+    usage_error({"console", "web", "extra"}, "extra");
+    usage_error({"stop", "web", "--timeout", "-1"}, "--timeout");
+    usage_error({"stop", "web", "--timeout", "86401"}, "--timeout");
+    usage_error({"list", "web"}, "web");
+}
+
+TEST_CASE("cli: help lists the service-VM commands")
+{
+    const Parse help = parse({"--help"});
+    for (const char* command : {"start", "list", "logs", "console", "stop"}) {
+        CHECK(help.out.find(command) != std::string::npos);
+    }
+    const Parse console = parse({"console", "--help"});
+    CHECK(console.result.exit_code == kExitOk);
+    CHECK(console.out.find("Ctrl-]") != std::string::npos);
 }
