@@ -93,8 +93,8 @@ public:
     {
     }
 
-    std::uint64_t tsc_khz() const override { return tsc_khz_; }
-    std::uint32_t handle() const override { return handle_; }
+    [[nodiscard]] std::uint64_t tsc_khz() const override { return tsc_khz_; }
+    [[nodiscard]] std::uint32_t handle() const override { return handle_; }
 
     Result<void, KernelError> set_memory(std::uint64_t guest_address,
                                          std::span<std::byte> memory) override

@@ -46,8 +46,8 @@ int run(std::span<const char* const> args)
 
     // A vanished client or boxyctl must not kill the process: EPIPE instead.
     // Nor a terminal hanging up: the VM runs in the background.
-    std::signal(SIGPIPE, SIG_IGN);
-    std::signal(SIGHUP, SIG_IGN);
+    (void)std::signal(SIGPIPE, SIG_IGN);
+    (void)std::signal(SIGHUP, SIG_IGN);
     // SIGTERM and SIGINT go to the event loop (threads inherit the mask);
     // the vCPU threads' kick signal stays deliverable.
     sigset_t stop_signals{};

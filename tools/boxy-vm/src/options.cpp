@@ -89,7 +89,7 @@ Result<MappedFile, std::string> MappedFile::open(const std::string& path, std::u
         return make_error(fmt::format("cannot map {}: {}", path, errno_text(errno)));
     }
     // The mapping's bytes, read-only.
-    return MappedFile{static_cast<const std::uint8_t*>(mapping), static_cast<std::size_t>(size)};
+    return MappedFile{static_cast<std::uint8_t*>(mapping), static_cast<std::size_t>(size)};
 }
 
 MappedFile::MappedFile(MappedFile&& other) noexcept
@@ -100,8 +100,7 @@ MappedFile::MappedFile(MappedFile&& other) noexcept
 MappedFile::~MappedFile()
 {
     if (data_ != nullptr) {
-        // munmap takes the address as void*; the mapping came from mmap.
-        ::munmap(const_cast<std::uint8_t*>(data_), size_);
+        ::munmap(data_, size_);
     }
 }
 
@@ -148,9 +147,7 @@ Result<void, std::string> check_environment(const Options& options)
         return make_error(fmt::format("--state-dir {} is not writable for boxy-vm: {}",
                                       options.state_dir, errno_text(errno)));
     }
-    // NOLINTNEXTLINE(cppcoreguidelines-pro-type-vararg): fcntl(2) is variadic
-    if (options.ready_fd != -1 &&
-        (options.ready_fd < 0 || ::fcntl(options.ready_fd, F_GETFD) < 0)) {
+    if (options.ready_fd != -1 && !descriptor_open(options.ready_fd)) {
         return make_error(
             fmt::format("--ready-fd {} is not an open file descriptor", options.ready_fd));
     }

@@ -69,9 +69,9 @@ public:
     [[nodiscard]] ByteView bytes() const { return {data_, size_}; }
 
 private:
-    MappedFile(const std::uint8_t* data, std::size_t size) : data_{data}, size_{size} {}
+    MappedFile(std::uint8_t* data, std::size_t size) : data_{data}, size_{size} {}
 
-    const std::uint8_t* data_;
+    std::uint8_t* data_;  // read-only pages (PROT_READ)
     std::size_t size_;
 };
 

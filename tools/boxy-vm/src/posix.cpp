@@ -50,6 +50,12 @@ bool set_nonblocking(int fd, bool nonblocking)
     return wanted == flags || ::fcntl(fd, F_SETFL, wanted) == 0;
 }
 
+bool descriptor_open(int fd)
+{
+    // NOLINTNEXTLINE(cppcoreguidelines-pro-type-vararg): fcntl(2) is variadic
+    return fd >= 0 && ::fcntl(fd, F_GETFD) >= 0;
+}
+
 std::int64_t unix_now()
 {
     return std::chrono::duration_cast<std::chrono::seconds>(

@@ -50,6 +50,9 @@ private:
 // Sets or clears O_NONBLOCK; false with errno set on failure.
 [[nodiscard]] bool set_nonblocking(int fd, bool nonblocking = true);
 
+// Whether `fd` is an open file descriptor.
+[[nodiscard]] bool descriptor_open(int fd);
+
 // Unix seconds (wall clock).
 [[nodiscard]] std::int64_t unix_now();
 

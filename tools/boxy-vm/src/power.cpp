@@ -20,8 +20,9 @@ std::uint32_t PowerControl::port_read(std::uint16_t port, std::uint32_t width)
     }
     switch (port) {
         case kResetPort: return reset_control_;
-        case kSleepControlPort: return 0;  // SLP_EN reads as 0 (4.8.3.7)
-        case kSleepStatusPort: return 0;   // never woken from a sleep state
+        // SLP_EN reads as 0 (4.8.3.7); WAK_STS never sets (4.8.3.8).
+        case kSleepControlPort:
+        case kSleepStatusPort: return 0;
         default: ++ignored_accesses_; return 0xFF;
     }
 }

@@ -25,6 +25,22 @@ void drain(int fd)
     (void)::read(fd, buffer.data(), buffer.size());
 }
 
+// Sends what the socket takes now of `reply`; false when the client is gone.
+bool send_reply(int fd, std::string& reply)
+{
+    while (!reply.empty()) {
+        const ssize_t sent = ::send(fd, reply.data(), reply.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (sent < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            return errno == EAGAIN || errno == EWOULDBLOCK;
+        }
+        reply.erase(0, static_cast<std::size_t>(sent));
+    }
+    return true;
+}
+
 }  // namespace
 
 ServiceLoop::ServiceLoop(ConsoleHub& hub, ServiceHandler& handler) : hub_{&hub}, handler_{&handler}
@@ -195,26 +211,10 @@ bool ServiceLoop::serve_control(int fd, short events)
     } else if ((events & kBroken) != 0 && (events & POLLOUT) == 0) {
         return false;
     }
-    if (!send_reply(fd, client)) {
+    if (!send_reply(fd, client.reply)) {
         return false;
     }
     return !(client.close_after_reply && client.reply.empty());
-}
-
-bool ServiceLoop::send_reply(int fd, ControlClient& client)
-{
-    while (!client.reply.empty()) {
-        const ssize_t sent =
-            ::send(fd, client.reply.data(), client.reply.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
-        if (sent < 0) {
-            if (errno == EINTR) {
-                continue;
-            }
-            return errno == EAGAIN || errno == EWOULDBLOCK;
-        }
-        client.reply.erase(0, static_cast<std::size_t>(sent));
-    }
-    return true;
 }
 
 void ServiceLoop::shut_down()
@@ -225,7 +225,7 @@ void ServiceLoop::shut_down()
     }
     console_clients_.clear();
     for (auto& [fd, entry] : control_clients_) {
-        (void)send_reply(fd, entry.second);
+        (void)send_reply(fd, entry.second.reply);
     }
     control_clients_.clear();
     if (console_listener_) {

@@ -79,7 +79,6 @@ private:
     void accept_control();
     bool serve_console(int fd, short events);
     bool serve_control(int fd, short events);
-    bool send_reply(int fd, ControlClient& client);
 
     ConsoleHub* hub_;
     ServiceHandler* handler_;

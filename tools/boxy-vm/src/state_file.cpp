@@ -47,6 +47,7 @@ Result<void, std::string> write_state_file(const std::string& directory, const V
     const std::string path = directory + "/state.json";
     const std::string temporary = directory + "/.state.json.tmp";
     const std::string text = to_json(status) + "\n";
+    // NOLINTNEXTLINE(cppcoreguidelines-pro-type-vararg): open(2) is variadic
     UniqueFd fd{::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0660)};
     if (!fd) {
         return make_error(fmt::format("cannot write {}: {}", temporary, errno_text(errno)));
