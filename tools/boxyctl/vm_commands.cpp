@@ -226,8 +226,12 @@ int run_stop(const StopCommand& command, const VmEnvironment& environment, std::
 
     // SIGKILL makes boxy.ko destroy the VM when boxy-vm's files close.
     if (signal_pidfd(process.get(), SIGKILL) != 0 && errno != ESRCH) {
-        return vm_fail(err, fmt::format("cannot kill boxy-vm of VM {} (pid {}): {}", command.name,
-                                        pid, errno_text(errno)));
+        const int error = errno;
+        return vm_fail(err, fmt::format("cannot kill boxy-vm of VM {} (pid {}): {}{}", command.name,
+                                        pid, errno_text(error),
+                                        error == EPERM ? " — run boxyctl as root, or as the user "
+                                                         "who started the VM"
+                                                       : ""));
     }
     if (!wait_for_exit(process.get(), kKillTimeout)) {
         return vm_fail(err, fmt::format("boxy-vm of VM {} (pid {}) did not exit within {} s of "

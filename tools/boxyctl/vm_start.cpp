@@ -194,6 +194,7 @@ Result<FileDescriptor, Error> claim_vm_directory(const std::string& directory,
 // always copies it: dup2 onto itself would keep FD_CLOEXEC.
 Result<FileDescriptor, Error> above_ready_fd(FileDescriptor fd, std::string_view what)
 {
+    // NOLINTNEXTLINE(cppcoreguidelines-pro-type-vararg): fcntl(2) is variadic
     FileDescriptor moved{::fcntl(fd.get(), F_DUPFD_CLOEXEC, kReadyFd + 1)};
     if (!moved.valid()) {
         return make_error(Error{fmt::format("cannot set up {}: {}", what, errno_text(errno))});
@@ -213,14 +214,19 @@ Result<SpawnedVm, Error> spawn_vm(const std::string& binary, std::vector<std::st
                                   const std::string& directory)
 {
     const std::string log_path = path_in(directory, kProcessLogFile);
-    auto log = above_ready_fd(
-        // NOLINTNEXTLINE(cppcoreguidelines-pro-type-vararg): open(2) is variadic
-        FileDescriptor{::open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0660)},
-        log_path);
+    constexpr int kLogFlags = O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC;
+    // NOLINTNEXTLINE(cppcoreguidelines-pro-type-vararg): open(2) is variadic
+    FileDescriptor log_file{::open(log_path.c_str(), kLogFlags, 0660)};
+    if (!log_file.valid()) {
+        return make_error(Error{fmt::format("cannot create {}: {}", log_path, errno_text(errno))});
+    }
+    auto log = above_ready_fd(std::move(log_file), log_path);
+    if (!log) {
+        return make_error(log.error());
+    }
     std::array<int, 2> pipe_fds{-1, -1};
-    if (!log || ::pipe2(pipe_fds.data(), O_CLOEXEC) != 0) {
-        return make_error(Error{
-            fmt::format("cannot set up {} and the ready pipe: {}", log_path, errno_text(errno))});
+    if (::pipe2(pipe_fds.data(), O_CLOEXEC) != 0) {
+        return make_error(Error{fmt::format("cannot create a pipe: {}", errno_text(errno))});
     }
     FileDescriptor ready_read{pipe_fds[0]};
     auto ready_write = above_ready_fd(FileDescriptor{pipe_fds[1]}, "the ready pipe");
