@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <filesystem>
 #include <fmt/format.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 namespace boxy::boxyctl {
@@ -18,9 +19,11 @@ namespace {
 using std::chrono::milliseconds;
 using std::chrono::seconds;
 
-// How long stop waits for boxy-vm's "ok", and for the process to go after
-// SIGKILL (boxy.ko then tears the VM down, which may take a moment).
+// How long stop waits for boxy-vm's "ok"; for boxy-vm to end the VM
+// after SIGTERM (it joins its vCPU threads for up to 5 s); and for the
+// process to go after SIGKILL (boxy.ko then tears the VM down).
 constexpr milliseconds kControlReplyTimeout{5000};
+constexpr milliseconds kTerminateTimeout{8000};
 constexpr milliseconds kKillTimeout{10000};
 // How often logs --follow looks for more output.
 constexpr milliseconds kFollowInterval{200};
@@ -67,6 +70,23 @@ bool copy_available(int fd, std::ostream& out)
         }
         out.write(buffer.data(), got);
     }
+}
+
+// `path` opened for reading; an invalid descriptor with errno set when
+// it does not open (ENOENT: not there yet).
+FileDescriptor open_if_there(const std::string& path)
+{
+    // NOLINTNEXTLINE(cppcoreguidelines-pro-type-vararg): open(2) is variadic
+    return FileDescriptor{::open(path.c_str(), O_RDONLY | O_CLOEXEC)};
+}
+
+// Whether `path` is now another file than the one open as `fd`.
+bool replaced(const std::string& path, int fd)
+{
+    struct stat now {};
+    struct stat open {};
+    return ::stat(path.c_str(), &now) == 0 && ::fstat(fd, &open) == 0 &&
+           (now.st_ino != open.st_ino || now.st_dev != open.st_dev);
 }
 
 // `stop\n` on control.sock, and its `ok`.
@@ -152,30 +172,50 @@ int run_logs(const LogsCommand& command, const VmEnvironment& environment, std::
     if (!vm_exists(directory)) {
         return vm_fail(err, no_such_vm(command.name));
     }
-    const std::string path = path_in(directory, kConsoleLogFile);
     FileDescriptor process;
     if (command.follow) {
         if (const auto state = read_vm_state(directory)) {
             process = open_vm_process(directory, static_cast<pid_t>(state->pid));
         }
     }
+    const std::string path = path_in(directory, kConsoleLogFile);
+    const auto cannot_read = [&err](const std::string& file) {
+        return vm_fail(err, fmt::format("cannot read {}: {}", file, errno_text(errno)));
+    };
+
+    // The older part first: boxy-vm moves console.log to console.log.1 at
+    // 64 MiB and starts a new one.
+    const std::string rotated = path + ".1";
+    const FileDescriptor old = open_if_there(rotated);
+    const bool old_readable =
+        old.valid() ? copy_available(old.get(), out) : errno == ENOENT;  // none is fine
+    if (!old_readable) {
+        return cannot_read(rotated);
+    }
+
     FileDescriptor log;
     for (;;) {
         if (!log.valid()) {
-            // NOLINTNEXTLINE(cppcoreguidelines-pro-type-vararg): open(2) is variadic
-            log.reset(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+            log = open_if_there(path);
             if (!log.valid() && errno != ENOENT) {  // none yet is fine: nothing to show
-                return vm_fail(err, fmt::format("cannot read {}: {}", path, errno_text(errno)));
+                return cannot_read(path);
             }
         }
         if (log.valid() && !copy_available(log.get(), out)) {
-            return vm_fail(err, fmt::format("cannot read {}: {}", path, errno_text(errno)));
+            return cannot_read(path);
         }
         if (!process.valid()) {
             return kExitOk;  // no --follow, or the VM is not running (any more)
         }
         if (wait_for_exit(process.get(), kFollowInterval)) {
             process.reset();  // one more round for its last words
+        }
+        if (log.valid() && replaced(path, log.get())) {
+            // Rotated: the rest of the old file, then on with the new one.
+            if (!copy_available(log.get(), out)) {
+                return cannot_read(rotated);
+            }
+            log.reset();
         }
     }
 }
@@ -203,46 +243,58 @@ int run_stop(const StopCommand& command, const VmEnvironment& environment, std::
             err, fmt::format("VM {} is not running ({})", command.name, state_when_gone(state)));
     }
 
-    std::string how;
+    const auto signal_boxy_vm = [&](int signal) -> Result<void, Error> {
+        if (signal_pidfd(process.get(), signal) == 0 || errno == ESRCH) {
+            return {};
+        }
+        const int error = errno;
+        return make_error(Error{fmt::format(
+            "cannot signal boxy-vm of VM {} (pid {}): {}{}", command.name, pid, errno_text(error),
+            error == EPERM ? " — run boxyctl as root, or as the user who started the VM" : "")});
+    };
+    const auto finish = [&](const std::string& how) {
+        const std::string recorded_reason = how.empty() ? "shut down by boxyctl stop" : how;
+        if (const auto recorded = record_stop(directory, recorded_reason); !recorded) {
+            err << "boxyctl: warning: " << recorded.error().message << '\n';
+        }
+        out << "stopped " << command.name << (how.empty() ? "" : " (" + how + ")") << '\n';
+        return kExitOk;
+    };
+
+    // 1. The guest shuts down (Ctrl-Alt-Del through control.sock).
+    std::string reason = "--force";
     if (!command.force) {
         const auto requested = request_shutdown(directory);
         if (!requested) {
             err << "boxyctl: warning: cannot ask VM " << command.name
-                << " to shut down: " << requested.error().message << "; killing it\n";
-            how = "killed: it took no shutdown request";
+                << " to shut down: " << requested.error().message << '\n';
+            reason = "it took no shutdown request";
         } else if (wait_for_exit(process.get(), seconds{command.timeout_seconds})) {
-            if (const auto recorded = record_stop(directory, "shut down by boxyctl stop");
-                !recorded) {
-                err << "boxyctl: warning: " << recorded.error().message << '\n';
-            }
-            out << "stopped " << command.name << '\n';
-            return kExitOk;
+            return finish("");
         } else {
-            how = fmt::format("killed: no shutdown within {} s", command.timeout_seconds);
+            reason = fmt::format("no shutdown within {} s", command.timeout_seconds);
         }
-    } else {
-        how = "killed with --force";
+
+        // 2. boxy-vm ends the VM at once, and records it (SIGTERM).
+        if (const auto sent = signal_boxy_vm(SIGTERM); !sent) {
+            return vm_fail(err, sent.error().message);
+        }
+        if (wait_for_exit(process.get(), kTerminateTimeout)) {
+            return finish("terminated: " + reason);
+        }
+        reason += fmt::format(", nor within {} s of SIGTERM", kTerminateTimeout.count() / 1000);
     }
 
-    // SIGKILL makes boxy.ko destroy the VM when boxy-vm's files close.
-    if (signal_pidfd(process.get(), SIGKILL) != 0 && errno != ESRCH) {
-        const int error = errno;
-        return vm_fail(err, fmt::format("cannot kill boxy-vm of VM {} (pid {}): {}{}", command.name,
-                                        pid, errno_text(error),
-                                        error == EPERM ? " — run boxyctl as root, or as the user "
-                                                         "who started the VM"
-                                                       : ""));
+    // 3. SIGKILL: boxy.ko destroys the VM when boxy-vm's files close.
+    if (const auto sent = signal_boxy_vm(SIGKILL); !sent) {
+        return vm_fail(err, sent.error().message);
     }
     if (!wait_for_exit(process.get(), kKillTimeout)) {
         return vm_fail(err, fmt::format("boxy-vm of VM {} (pid {}) did not exit within {} s of "
                                         "SIGKILL; the kernel log (dmesg) may say why",
                                         command.name, pid, kKillTimeout.count() / 1000));
     }
-    if (const auto recorded = record_stop(directory, how); !recorded) {
-        err << "boxyctl: warning: " << recorded.error().message << '\n';
-    }
-    out << "stopped " << command.name << " (" << how << ")\n";
-    return kExitOk;
+    return finish(command.force ? "killed with --force" : "killed: " + reason);
 }
 
 }  // namespace boxy::boxyctl

@@ -324,7 +324,7 @@ std::vector<std::string> last_lines(const std::string& text, std::size_t count)
 std::vector<std::string> vm_arguments(const StartCommand& command, const std::string& binary,
                                       const std::string& kernel,
                                       const std::optional<std::string>& initrd,
-                                      const std::string& directory)
+                                      const std::string& device, const std::string& directory)
 {
     std::vector<std::string> args{binary,
                                   "--name",
@@ -344,6 +344,11 @@ std::vector<std::string> vm_arguments(const StartCommand& command, const std::st
     }
     if (command.cmdline) {
         args.insert(args.end(), {"--cmdline", *command.cmdline});
+    }
+    // The device start checked (--device, $BOXY_DEVICE), if not boxy-vm's
+    // default.
+    if (device != kDefaultDevice) {
+        args.insert(args.end(), {"--device", absolute_path(device)});
     }
     return args;
 }
@@ -404,8 +409,9 @@ int run_start(const StartCommand& command, const VmEnvironment& environment, std
         std::filesystem::remove_all(directory, error);
         return kExitFailure;
     };
-    auto spawned =
-        spawn_vm(*binary, vm_arguments(command, *binary, *kernel, initrd, directory), directory);
+    auto spawned = spawn_vm(
+        *binary, vm_arguments(command, *binary, *kernel, initrd, environment.device, directory),
+        directory);
     if (!spawned) {
         return failed(spawned.error().message);
     }

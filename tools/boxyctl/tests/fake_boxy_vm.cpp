@@ -7,9 +7,13 @@
 //                created
 //   fail         "error: ..." on the ready fd, exit 1
 //   hang         never ready
-//   ignore-stop  runs, answers "ok" to stop but does not shut down
+//   ignore-stop  runs, answers "ok" to stop but does not shut down;
+//                SIGTERM ends it
+//   stubborn     like ignore-stop, and SIGTERM is ignored too
 //   anything     runs: the guest prints a banner and answers every console
 //                line with "guest got: <line>"; stop shuts it down
+// Like the real one, SIGTERM ends the VM as stopped, "killed", and the
+// sockets go when it ends.
 #include <array>
 #include <cerrno>
 #include <csignal>
@@ -134,7 +138,7 @@ void parse(int argc, char** argv)
             options.state_dir = value;
         } else if (key == "--ready-fd") {
             options.ready_fd = std::atoi(value.c_str());
-        } else if (key != "--initrd" && key != "--cmdline") {
+        } else if (key != "--initrd" && key != "--cmdline" && key != "--device") {
             usage_error("unknown option " + key);
         }
     }
@@ -142,6 +146,22 @@ void parse(int argc, char** argv)
         options.vcpus.empty() || options.state_dir.empty()) {
         usage_error("--name, --kernel, --memory, --vcpus and --state-dir are required");
     }
+}
+
+[[noreturn]] void stop_vm(const char* reason)
+{
+    exit_reason = reason;
+    write_state("stopped");
+    ::unlink(path("console.sock").c_str());
+    ::unlink(path("control.sock").c_str());
+    std::exit(0);
+}
+
+volatile std::sig_atomic_t terminated = 0;
+
+extern "C" void note_terminate(int /*signal*/)
+{
+    terminated = 1;
 }
 
 // The console's and control's lines.
@@ -160,9 +180,7 @@ void handle_line(int fd, const Client& client, const std::string& line, bool ign
         }
         write_state("stopping");
         guest_says("fake guest: shutting down\n");
-        exit_reason = "guest shut down";
-        write_state("stopped");
-        std::exit(0);
+        stop_vm("guest shut down");
     } else {
         write_fd(fd, "error: unknown command\n");
     }
@@ -236,9 +254,15 @@ int main(int argc, char** argv)
     write_state("running");
     ready("ready\n");
 
-    const bool ignore_stop = behaviour == "ignore-stop";
+    const bool ignore_stop = behaviour == "ignore-stop" || behaviour == "stubborn";
+    struct sigaction on_terminate {};
+    on_terminate.sa_handler = behaviour == "stubborn" ? SIG_IGN : note_terminate;
+    ::sigaction(SIGTERM, &on_terminate, nullptr);  // no SA_RESTART: poll returns EINTR
     std::map<int, Client> clients;
     for (;;) {
+        if (terminated != 0) {
+            stop_vm("killed");
+        }
         std::vector<pollfd> fds{{console_listener, POLLIN, 0}, {control_listener, POLLIN, 0}};
         for (const auto& [fd, client] : clients) {
             fds.push_back({fd, POLLIN, 0});

@@ -64,7 +64,8 @@ echo boots >"$work/kernel"
 echo bad-kernel >"$work/bad-kernel"
 echo fail >"$work/fail-kernel"
 echo hang >"$work/hang-kernel"
-echo ignore-stop >"$work/stubborn-kernel"
+echo ignore-stop >"$work/deaf-kernel"
+echo stubborn >"$work/stubborn-kernel"
 echo initramfs >"$work/initrd"
 
 echo "== bad input creates nothing"
@@ -95,14 +96,14 @@ check "timeout: no VM directory" no_vm_directory vm1
 BOXY_START_TIMEOUT=x expect 1 "BOXY_START_TIMEOUT=x" start vm1 --kernel "$work/kernel"
 
 echo "== start, list, logs, console"
-expect 0 "started vm1 (pid " start vm1 --kernel "$work/kernel" --initrd "$work/initrd" \
-    --cmdline "console=ttyS0 quiet" --memory 64 --vcpus 2
+expect 0 "started vm1 (pid " --device "$BOXY_DEVICE" start vm1 --kernel "$work/kernel" \
+    --initrd "$work/initrd" --cmdline "console=ttyS0 quiet" --memory 64 --vcpus 2
 check "start: vCPUs and memory" output_has "2 vCPUs, 64 MiB)"
 check "VM directory is 2770" test "$(stat -c %a "$BOXY_STATE_DIR/vm1")" = 2770
 check "boxy-vm.log has boxy-vm's stdout" grep -qF "boxy-vm (fake): starting vm1" \
     "$BOXY_STATE_DIR/vm1/boxy-vm.log"
 log=$BOXY_STATE_DIR/vm1/boxy-vm.log
-check "boxy-vm: arguments" grep -qF "args: [--name] [vm1] [--kernel] [$work/kernel] [--memory] [64] [--vcpus] [2] [--state-dir] [$BOXY_STATE_DIR/vm1] [--ready-fd] [3] [--initrd] [$work/initrd] [--cmdline] [console=ttyS0 quiet]" "$log"
+check "boxy-vm: arguments" grep -qF "args: [--name] [vm1] [--kernel] [$work/kernel] [--memory] [64] [--vcpus] [2] [--state-dir] [$BOXY_STATE_DIR/vm1] [--ready-fd] [3] [--initrd] [$work/initrd] [--cmdline] [console=ttyS0 quiet] [--device] [$BOXY_DEVICE]" "$log"
 check "boxy-vm: detached, nothing of boxyctl's open but the ready pipe" \
     grep -qF "fds=0,1,2,3 session_leader=yes stdin=/dev/null umask=007 cwd=/" "$log"
 check "process.json names boxy-vm" grep -qF "{\"pid\":$(pid_of vm1)," "$BOXY_STATE_DIR/vm1/process.json"
@@ -140,6 +141,13 @@ fi
 "$bin" logs --follow vm1 >"$work/follow" 2>&1 &
 follower=$!
 sleep 0.5
+# boxy-vm's rotation: console.log becomes console.log.1, output goes on in
+# a new console.log.
+mv "$BOXY_STATE_DIR/vm1/console.log" "$BOXY_STATE_DIR/vm1/console.log.1"
+printf 'after rotation\n' | "$bin" console vm1 >/dev/null 2>&1
+sleep 0.5
+expect 0 "guest got: after rotation" logs vm1
+check "logs: the rotated part first" grep -qF "fake guest: booting vm1" "$out"
 expect 0 "stopped vm1" stop vm1
 for _ in $(seq 50); do kill -0 "$follower" 2>/dev/null || break; sleep 0.1; done
 if kill -0 "$follower" 2>/dev/null; then
@@ -147,6 +155,8 @@ if kill -0 "$follower" 2>/dev/null; then
     kill "$follower"
 fi
 check "logs --follow saw the shutdown" grep -qF "fake guest: shutting down" "$work/follow"
+check "logs --follow went on after the rotation" grep -qF "guest got: after rotation" \
+    "$work/follow"
 
 echo "== after stop"
 expect 0 '"state": "stopped"' list --json
@@ -163,8 +173,14 @@ expect 0 "fake guest: booting vm1" logs vm1
 check "restart: old console.log gone" output_lacks "shutting down"
 expect 0 "stopped vm1 (killed with --force)" stop vm1 --force
 expect 0 '"exit_reason": "killed with --force"' list --json
+expect 0 "started vm2" start vm2 --kernel "$work/deaf-kernel"
+expect 0 "stopped vm2 (terminated: no shutdown within 1 s)" stop vm2 --timeout 1
+expect 0 '"exit_reason": "killed"' list --json
+check "sockets gone with boxy-vm" test ! -e "$BOXY_STATE_DIR/vm2/control.sock"
 expect 0 "started vm2" start vm2 --kernel "$work/stubborn-kernel"
-expect 0 "stopped vm2 (killed: no shutdown within 1 s)" stop vm2 --timeout 1
+expect 0 "stopped vm2 (killed: no shutdown within 0 s, nor within 8 s of SIGTERM)" \
+    stop vm2 --timeout 0
+expect 0 '"exit_reason": "killed: no shutdown within 0 s, nor within 8 s of SIGTERM"' list --json
 expect 0 '"state": "stopped"' list --json
 check "list: no live VM left" output_lacks '"state": "running"'
 
