@@ -1,6 +1,6 @@
 #!/bin/sh
 # /init of the demo initramfs (scripts/demo.sh): shows what the host sees,
-# then gives a shell on the console when the demo runs on a terminal
+# starts a service VM beside it and shows its console, then gives a shell on the console when the demo runs on a terminal
 # (boxy.demo=shell on the kernel command line), else powers off.
 . /lib/boxy/init-common.sh
 mount_basics
@@ -15,6 +15,21 @@ if insmod /lib/modules/boxy.ko; then
   echo "==== boxyctl in the host VM ===="
   boxyctl version
   boxyctl stats
+  if [ -x /bin/boxy-vm ] && [ -f /boot/guest.img ]; then
+    echo "==== a service VM beside the host: boxyctl start web ===="
+    mkdir -p /run && mount -t tmpfs tmpfs /run
+    boxyctl start web --kernel /boot/vmlinuz --initrd /boot/guest.img --memory 128 --vcpus 2 \
+      --cmdline "console=hvc0 quiet boxy.name=web"
+    i=0
+    while [ $i -lt 600 ] && ! boxyctl logs web 2>/dev/null | grep -q 'web ready'; do
+      i=$((i + 1)); sleep 0.5
+    done
+    boxyctl list
+    echo "==== boxyctl logs web (its hvc0 console) ===="
+    boxyctl logs web | tail -n 12
+    echo "====  (attach with: boxyctl console web; Ctrl-] detaches) ===="
+    marker "demo-service-vm-up"
+  fi
 else
   echo "boxy.ko did not load (see dmesg): Boxy is not running"
 fi
