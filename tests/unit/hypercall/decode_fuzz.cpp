@@ -55,8 +55,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     HypercallRegisters regs{read_u64(data),      read_u64(data + 8),  read_u64(data + 16),
                             read_u64(data + 24), read_u64(data + 32), read_u64(data + 40),
                             read_u64(data + 48)};
-    const CallerContext ctx{static_cast<std::uint8_t>(data[56] & 3), (data[57] & 1) != 0, data[58],
-                            static_cast<std::uint8_t>(data[59] & 0x3F), (data[57] & 4) != 0};
+    CallerContext ctx{static_cast<std::uint8_t>(data[56] & 3), (data[57] & 1) != 0, data[58],
+                      static_cast<std::uint8_t>(data[59] & 0x3F), (data[57] & 4) != 0};
+    ctx.service_vms = (data[57] & 8) != 0;
     Checker checker{(data[57] & 2) != 0};
     auto decoded = decode(regs, ctx, memory_checker_for(checker));
     if (!decoded) {
@@ -90,6 +91,61 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
             require(ctx.late_launched && regs.rdi == 0 && regs.rsi == 0 && regs.rdx == 0);
             regs.rax = BOXY_STATUS_OK;  // what the exit handler sets before leaving
             break;
+        // Service-VM calls: what decode promises the VMM's lookup code.
+        case Call::vm_create: {
+            const auto& a = decoded->args.vm_create;
+            require(ctx.service_vms && a.memory_size != 0 && a.memory_size % 4096 == 0 &&
+                    a.memory_size <= BOXY_VM_MAX_MEMORY && a.vcpu_count >= 1 &&
+                    a.vcpu_count <= BOXY_MAX_VCPUS);
+            regs.rax = BOXY_STATUS_OK;
+            break;
+        }
+        case Call::vm_destroy:
+            require(ctx.service_vms && decoded->args.vm.vm >= 1 && decoded->args.vm.vm <= BOXY_MAX_VMS);
+            regs.rax = BOXY_STATUS_OK;
+            break;
+        case Call::memory_donate: {
+            const auto& a = decoded->args.donate;
+            require(ctx.service_vms && a.vm >= 1 && a.vm <= BOXY_MAX_VMS && a.gpa % 4096 == 0 &&
+                    a.pages >= 1 && a.pages <= BOXY_DONATE_MAX_PAGES &&
+                    a.gpa + std::uint64_t{a.pages} * 4096 <= BOXY_VM_MAX_MEMORY);
+            require(checker.asked && checker.answer && a.list_gpa == checker.gpa &&
+                    checker.length == std::uint64_t{a.pages} * 8 && a.list_gpa % 8 == 0);
+            regs.rax = BOXY_STATUS_OK;
+            break;
+        }
+        case Call::memory_reclaim: {
+            const auto& a = decoded->args.reclaim;
+            require(ctx.service_vms && a.vm >= 1 && a.vm <= BOXY_MAX_VMS && a.gpa % 4096 == 0 &&
+                    a.pages >= 1 && a.pages <= BOXY_DONATE_MAX_PAGES &&
+                    a.gpa + std::uint64_t{a.pages} * 4096 <= BOXY_VM_MAX_MEMORY);
+            regs.rax = BOXY_STATUS_OK;
+            break;
+        }
+        case Call::vcpu_create:
+        case Call::vcpu_set_regs:
+        case Call::vcpu_get_regs:
+        case Call::vcpu_run: {
+            const auto& a = decoded->args.vcpu;
+            require(ctx.service_vms && a.vm >= 1 && a.vm <= BOXY_MAX_VMS && a.vcpu < BOXY_MAX_VCPUS);
+            if (decoded->call == Call::vcpu_run) {
+                require(a.buffer == 0);
+            } else {
+                require(checker.asked && checker.answer && a.buffer == checker.gpa);
+            }
+            if (decoded->call == Call::vcpu_create) {
+                require(a.buffer % 4096 == 0 && checker.length == 4096);
+            }
+            regs.rax = BOXY_STATUS_OK;
+            break;
+        }
+        case Call::inject_interrupt: {
+            const auto& a = decoded->args.inject;
+            require(ctx.service_vms && a.vm >= 1 && a.vm <= BOXY_MAX_VMS &&
+                    a.vcpu < BOXY_MAX_VCPUS && a.vector >= 32);
+            regs.rax = BOXY_STATUS_OK;
+            break;
+        }
     }
     require(regs.rax == BOXY_STATUS_OK);
     return 0;
