@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 #
-# vm_flow.sh BOXYCTL FAKE_BOXY_VM: the service-VM commands end to end
-# against a fake boxy-vm (fake_boxy_vm.cpp) in a private state directory,
-# with a plain file standing in for /dev/boxy: start, list, logs, console,
-# stop, stop --force, and the failures (which must leave nothing behind).
+# vm_flow.sh BOXYCTL FAKE_BOXY_VM [REAL_BOXY_VM]: the service-VM commands
+# end to end against a fake boxy-vm (fake_boxy_vm.cpp) in a private state
+# directory, with a plain file standing in for /dev/boxy: start, list, logs,
+# console, stop, stop --force, and the failures (which must leave nothing
+# behind). With REAL_BOXY_VM (if built): its refusals of bad input, as
+# boxyctl reports them.
 set -uo pipefail
-bin=${1:?usage: vm_flow.sh BOXYCTL FAKE_BOXY_VM}
-fake=${2:?usage: vm_flow.sh BOXYCTL FAKE_BOXY_VM}
+bin=${1:?usage: vm_flow.sh BOXYCTL FAKE_BOXY_VM [REAL_BOXY_VM]}
+fake=${2:?usage: vm_flow.sh BOXYCTL FAKE_BOXY_VM [REAL_BOXY_VM]}
+real=${3:-}
 # Short: Unix socket paths have at most 107 bytes.
 work=$(mktemp -d /tmp/boxyctl-vm.XXXXXX)
 export BOXY_STATE_DIR=$work/vms BOXY_VM_BINARY=$fake BOXY_DEVICE=$work/dev-boxy
@@ -205,6 +208,19 @@ check "list: crashed" grep -qE "^vm3 +crashed " "$out"
 expect 1 "VM vm3 is not running (crashed)" stop vm3
 expect 0 "started vm3" start vm3 --kernel "$work/kernel"
 expect 0 "stopped vm3" stop vm3
+
+echo "== the real boxy-vm's refusals"
+if [ -n "$real" ] && [ -x "$real" ]; then
+    BOXY_VM_BINARY=$real expect 1 "VM real did not start: --kernel $work/kernel is not a usable bzImage" \
+        start real --kernel "$work/kernel"
+    check "real boxy-vm: exit 2 for bad input" grep -qF "(boxy-vm exited with status 2)" "$err"
+    check "real boxy-vm: no VM directory" no_vm_directory real
+    BOXY_VM_BINARY=$real expect 1 "--vcpus 9: a service VM has 1 to 8 vCPUs" \
+        start real --kernel "$work/kernel" --vcpus 9
+    check "real boxy-vm: no VM directory" no_vm_directory real
+else
+    echo "skip: no real boxy-vm built (${real:-not given})"
+fi
 
 echo "== unknown VMs"
 expect 1 "there is no VM named nope (boxyctl list shows the VMs)" stop nope
