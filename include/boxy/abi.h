@@ -116,7 +116,6 @@ typedef uint64_t boxy_u64;
  * launch page tables do (docs/abi.md, "Stopping"). Once every CPU has
  * stopped, the VMM's memory is the host's again. */
 
-
 /* Return status in RAX. Zero is success; errors are small positive values. */
 #define BOXY_STATUS_OK 0u
 #define BOXY_STATUS_UNKNOWN_CALL 1u     /* no such call number */
@@ -204,9 +203,9 @@ BOXY_ABI_STATIC_ASSERT(sizeof(struct boxy_cpu_stats) <= BOXY_GET_STATS_MAX_LENGT
  * be ordinary RAM of the host, which never includes VMM memory.
  */
 #define BOXY_MAX_VMS 32u
-#define BOXY_MAX_VCPUS 8u                 /* per VM */
-#define BOXY_VM_MAX_MEMORY (1ull << 39)   /* guest-physical space of one VM: 512 GiB */
-#define BOXY_DONATE_MAX_PAGES 512u        /* pages per DONATE/RECLAIM call */
+#define BOXY_MAX_VCPUS 8u               /* per VM */
+#define BOXY_VM_MAX_MEMORY (1ull << 39) /* guest-physical space of one VM: 512 GiB */
+#define BOXY_DONATE_MAX_PAGES 512u      /* pages per DONATE/RECLAIM call */
 
 #define BOXY_CALL_VM_CREATE 0x10u
 /* In:  RDI = guest-physical size: the VM's memory lives in [0, RDI); a
@@ -273,19 +272,19 @@ BOXY_ABI_STATIC_ASSERT(sizeof(struct boxy_cpu_stats) <= BOXY_GET_STATS_MAX_LENGT
 
 /* Why BOXY_CALL_VCPU_RUN returned (struct boxy_vcpu_run.exit_reason). */
 #define BOXY_VM_EXIT_NONE 0u
-#define BOXY_VM_EXIT_IO 1u          /* u.io: IN or OUT (not string I/O) */
-#define BOXY_VM_EXIT_MMIO 2u        /* u.mmio: an access outside guest RAM */
-#define BOXY_VM_EXIT_HLT 3u         /* nothing to deliver; sleep until timer_deadline_tsc or a kick */
-#define BOXY_VM_EXIT_SHUTDOWN 4u    /* triple fault or shutdown: the VM is dead */
+#define BOXY_VM_EXIT_IO 1u       /* u.io: IN or OUT (not string I/O) */
+#define BOXY_VM_EXIT_MMIO 2u     /* u.mmio: an access outside guest RAM */
+#define BOXY_VM_EXIT_HLT 3u      /* nothing to deliver; sleep until timer_deadline_tsc or a kick */
+#define BOXY_VM_EXIT_SHUTDOWN 4u /* triple fault or shutdown: the VM is dead */
 #define BOXY_VM_EXIT_INTERRUPTED 5u /* a physical interrupt arrived; run again */
 #define BOXY_VM_EXIT_KICK 6u        /* u.kick: sibling vCPUs got interrupts; wake them */
 #define BOXY_VM_EXIT_EOI 7u         /* u.eoi: the guest ended a level-triggered interrupt */
 #define BOXY_VM_EXIT_FAILED 8u      /* u.failed: the VMM cannot continue this vCPU */
 
 /* BOXY_VM_EXIT_FAILED causes (u.failed.cause). */
-#define BOXY_VM_FAIL_INVALID_STATE 1u  /* VMRUN refused the state (VMEXIT_INVALID) */
-#define BOXY_VM_FAIL_EMULATION 2u      /* an MMIO or I/O instruction the VMM cannot emulate */
-#define BOXY_VM_FAIL_UNEXPECTED 3u     /* an exit the VMM does not handle; vendor code in u.failed */
+#define BOXY_VM_FAIL_INVALID_STATE 1u /* VMRUN refused the state (VMEXIT_INVALID) */
+#define BOXY_VM_FAIL_EMULATION 2u     /* an MMIO or I/O instruction the VMM cannot emulate */
+#define BOXY_VM_FAIL_UNEXPECTED 3u    /* an exit the VMM does not handle; vendor code in u.failed */
 
 /* vCPU states (boxy_vcpu_regs.mp_state). */
 #define BOXY_MP_RUNNABLE 0u
@@ -326,7 +325,7 @@ BOXY_ABI_STATIC_ASSERT(sizeof(struct boxy_vcpu_regs) == 360, "boxy_vcpu_regs siz
 /* The run page: one per vCPU, 4 KiB, written by the VMM on every RUN. */
 /* NOLINTNEXTLINE(readability-identifier-naming): named the C way */
 struct boxy_vcpu_run {
-    boxy_u32 exit_reason;        /* out: BOXY_VM_EXIT_* */
+    boxy_u32 exit_reason; /* out: BOXY_VM_EXIT_* */
     boxy_u32 reserved0;
     boxy_u64 timer_deadline_tsc; /* out: the vCPU's LAPIC timer deadline (host TSC); 0 = none */
     boxy_u64 exits;              /* out: VM exits of this vCPU, all reasons, since creation */
@@ -370,6 +369,5 @@ BOXY_ABI_STATIC_ASSERT(BOXY_ABI_OFFSETOF(struct boxy_vcpu_run, u) == 32, "boxy_v
 BOXY_ABI_STATIC_ASSERT(BOXY_ABI_OFFSETOF(struct boxy_vcpu_run, exits_by_reason) == 96,
                        "boxy_vcpu_run.exits_by_reason");
 BOXY_ABI_STATIC_ASSERT(sizeof(struct boxy_vcpu_run) <= 4096, "boxy_vcpu_run fits a page");
-
 
 #endif /* BOXY_ABI_H */

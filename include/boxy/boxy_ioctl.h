@@ -138,15 +138,15 @@ struct boxy_ioctl_interrupt {
  *     when a signal is pending (exit_reason then NONE), so a process can
  *     stop its vCPU threads with a signal, as with KVM_RUN.
  */
-#define BOXY_IOCTL_VM_CREATE                                                                   \
+#define BOXY_IOCTL_VM_CREATE \
     _IOWR(BOXY_IOCTL_MAGIC, BOXY_CALL_VM_CREATE, struct boxy_ioctl_vm_create)
-#define BOXY_IOCTL_SET_MEMORY                                                                  \
+#define BOXY_IOCTL_SET_MEMORY \
     _IOW(BOXY_IOCTL_MAGIC, BOXY_CALL_MEMORY_DONATE, struct boxy_ioctl_memory)
 #define BOXY_IOCTL_VCPU_CREATE _IO(BOXY_IOCTL_MAGIC, BOXY_CALL_VCPU_CREATE)
 #define BOXY_IOCTL_SET_REGS _IOW(BOXY_IOCTL_MAGIC, BOXY_CALL_VCPU_SET_REGS, struct boxy_vcpu_regs)
 #define BOXY_IOCTL_GET_REGS _IOR(BOXY_IOCTL_MAGIC, BOXY_CALL_VCPU_GET_REGS, struct boxy_vcpu_regs)
 #define BOXY_IOCTL_RUN _IO(BOXY_IOCTL_MAGIC, BOXY_CALL_VCPU_RUN)
-#define BOXY_IOCTL_INJECT                                                                      \
+#define BOXY_IOCTL_INJECT \
     _IOW(BOXY_IOCTL_MAGIC, BOXY_CALL_INJECT_INTERRUPT, struct boxy_ioctl_interrupt)
 
 BOXY_ABI_STATIC_ASSERT(sizeof(struct boxy_ioctl_vm_create) == 32, "boxy_ioctl_vm_create size");

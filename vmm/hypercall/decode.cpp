@@ -115,7 +115,6 @@ Result<DecodedCall, Status> decode_stop_cpu(const HypercallRegisters& regs,
     return DecodedCall::make_stop_cpu();
 }
 
-
 // --- Service VMs (abi.h, calls 0x10-0x4F) -----------------------------------
 
 constexpr std::uint64_t kPage = 4096;
@@ -142,8 +141,7 @@ Check check_guest_range(std::uint64_t gpa, std::uint64_t pages)
     if (pages == 0 || pages > BOXY_DONATE_MAX_PAGES) {
         return make_error(Status::bad_length);
     }
-    if (gpa % kPage != 0 || gpa >= BOXY_VM_MAX_MEMORY ||
-        pages * kPage > BOXY_VM_MAX_MEMORY - gpa) {
+    if (gpa % kPage != 0 || gpa >= BOXY_VM_MAX_MEMORY || pages * kPage > BOXY_VM_MAX_MEMORY - gpa) {
         return make_error(Status::bad_address);
     }
     return {};
@@ -233,11 +231,10 @@ Result<DecodedCall, Status> decode_inject(const HypercallRegisters& regs)
     if ((regs.r10 & ~BOXY_INJECT_LEVEL) != 0) {
         return make_error(Status::invalid_argument);
     }
-    DecodedCall call{Call::inject_interrupt,
-                     {.inject = {static_cast<std::uint32_t>(regs.rdi),
-                                 static_cast<std::uint32_t>(regs.rsi),
-                                 static_cast<std::uint8_t>(regs.rdx),
-                                 (regs.r10 & BOXY_INJECT_LEVEL) != 0}}};
+    DecodedCall call{
+        Call::inject_interrupt,
+        {.inject = {static_cast<std::uint32_t>(regs.rdi), static_cast<std::uint32_t>(regs.rsi),
+                    static_cast<std::uint8_t>(regs.rdx), (regs.r10 & BOXY_INJECT_LEVEL) != 0}}};
     return call;
 }
 

@@ -174,8 +174,8 @@ struct ReclaimArgs {
 };
 struct VcpuArgs {
     std::uint32_t vm;
-    std::uint32_t vcpu;     // < BOXY_MAX_VCPUS
-    std::uint64_t buffer;   // create: run page (4 KiB aligned, 4 KiB); regs: the struct; run: 0
+    std::uint32_t vcpu;    // < BOXY_MAX_VCPUS
+    std::uint64_t buffer;  // create: run page (4 KiB aligned, 4 KiB); regs: the struct; run: 0
 };
 struct InjectArgs {
     std::uint32_t vm;

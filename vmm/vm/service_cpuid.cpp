@@ -6,7 +6,10 @@
 namespace boxy::vmm {
 namespace {
 
-constexpr std::uint32_t bit(unsigned n) { return std::uint32_t{1} << n; }
+constexpr std::uint32_t bit(unsigned n)
+{
+    return std::uint32_t{1} << n;
+}
 
 // Leaf 1 (SDM Vol. 2A, CPUID, Tables 3-10 and 3-11).
 constexpr std::uint32_t kLeaf1EcxHidden =
@@ -26,9 +29,9 @@ constexpr std::uint32_t kLeaf1EcxHidden =
     bit(27) |  // OSXSAVE
     bit(28) |  // AVX
     bit(29);   // F16C: VEX
-constexpr std::uint32_t kLeaf1EcxAdded = bit(21) |  // x2APIC: the VMM's local APIC
-                                         bit(24) |  // TSC-deadline timer
-                                         bit(31);   // hypervisor present
+constexpr std::uint32_t kLeaf1EcxAdded = bit(21) |   // x2APIC: the VMM's local APIC
+                                         bit(24) |   // TSC-deadline timer
+                                         bit(31);    // hypervisor present
 constexpr std::uint32_t kLeaf1EdxHidden = bit(7) |   // MCE: no machine-check MSRs
                                           bit(12) |  // MTRR: guest memory types come from PAT
                                           bit(14) |  // MCA
@@ -55,11 +58,11 @@ constexpr std::uint32_t kLeaf7EcxKept = bit(2);    // UMIP
 constexpr std::uint32_t kLeaf7EdxKept = bit(4);    // fast short REP MOVSB
 
 // Leaf 0x80000001 (APM Vol. 3, E.4.2).
-constexpr std::uint32_t kExt1EcxKept = bit(0) |  // LAHF/SAHF in long mode
-                                       bit(5) |  // LZCNT
-                                       bit(6) |  // SSE4A
-                                       bit(7) |  // misaligned SSE
-                                       bit(8);   // PREFETCHW
+constexpr std::uint32_t kExt1EcxKept = bit(0) |    // LAHF/SAHF in long mode
+                                       bit(5) |    // LZCNT
+                                       bit(6) |    // SSE4A
+                                       bit(7) |    // misaligned SSE
+                                       bit(8);     // PREFETCHW
 constexpr std::uint32_t kExt1EdxHidden = bit(27);  // RDTSCP: IA32_TSC_AUX is the host's
 
 constexpr std::uint32_t kHighestBasicLeaf = 0xD;
@@ -74,9 +77,7 @@ CpuidResult basic_leaf(std::uint32_t leaf, std::uint32_t subleaf, const ServiceC
 {
     CpuidResult r = ctx.host(leaf, subleaf);
     switch (leaf) {
-        case 0:
-            r.eax = r.eax < kHighestBasicLeaf ? r.eax : kHighestBasicLeaf;
-            return r;
+        case 0: r.eax = r.eax < kHighestBasicLeaf ? r.eax : kHighestBasicLeaf; return r;
         case 1: {
             r.ecx = (r.ecx & ~kLeaf1EcxHidden) | kLeaf1EcxAdded;
             r.edx &= ~kLeaf1EdxHidden;
@@ -111,7 +112,7 @@ CpuidResult extended_leaf(std::uint32_t leaf, const ServiceCpuidContext& ctx)
         case 0x80000003:
         case 0x80000004:  // brand string
         case 0x80000005:
-        case 0x80000006: return r;  // caches and TLBs
+        case 0x80000006: return r;                          // caches and TLBs
         case 0x80000007: return {0, 0, 0, r.edx & bit(8)};  // invariant TSC only
         case 0x80000008: {
             // EAX address sizes as the host's; ECX[7:0] cores - 1, the VM's
@@ -125,8 +126,7 @@ CpuidResult extended_leaf(std::uint32_t leaf, const ServiceCpuidContext& ctx)
 
 }  // namespace
 
-CpuidResult service_cpuid(std::uint32_t leaf, std::uint32_t subleaf,
-                          const ServiceCpuidContext& ctx)
+CpuidResult service_cpuid(std::uint32_t leaf, std::uint32_t subleaf, const ServiceCpuidContext& ctx)
 {
     if (leaf < 0x40000000) {
         const std::uint32_t highest = ctx.host(0, 0).eax;

@@ -57,7 +57,7 @@ void free_page(std::uint64_t pa)
 {
     if (auto freed = state().pool.free_page(PhysAddr{pa}); !freed) {
         log::Line(log::Level::error, calling_cpu) << "service VM: freeing page " << log::Hex{pa}
-                                     << " failed: " << to_string(freed.error());
+                                                  << " failed: " << to_string(freed.error());
     }
 }
 
@@ -86,7 +86,10 @@ Result<Vcpu*, Status> find_vcpu(std::uint32_t handle, std::uint32_t index)
     return vm->vcpus[index];
 }
 
-const ServiceVmOps& ops() { return *state().backend->service_vms; }
+const ServiceVmOps& ops()
+{
+    return *state().backend->service_vms;
+}
 
 Result<std::uint64_t, Status> vm_create(const hypercall::VmCreateArgs& args)
 {
@@ -116,9 +119,9 @@ Result<std::uint64_t, Status> vm_create(const hypercall::VmCreateArgs& args)
     vm->asid = 2 + slot;
     vm->npt = *npt;
     vms[slot] = vm;
-    log::Line(log::Level::info, calling_cpu) << "service VM " << vm->handle << " created: "
-                                << (args.memory_size >> 10) << " KiB, " << args.vcpu_count
-                                << " vCPUs; pool pages free before: " << free_before;
+    log::Line(log::Level::info, calling_cpu)
+        << "service VM " << vm->handle << " created: " << (args.memory_size >> 10) << " KiB, "
+        << args.vcpu_count << " vCPUs; pool pages free before: " << free_before;
     return std::uint64_t{vm->handle};
 }
 
@@ -155,8 +158,8 @@ Result<void, Status> vm_destroy(std::uint32_t handle)
         }
     }
     if (auto freed = vm->npt.destroy(); !freed) {
-        log::Line(log::Level::error, calling_cpu) << "service VM " << handle
-                                     << ": freeing its nested page tables failed";
+        log::Line(log::Level::error, calling_cpu)
+            << "service VM " << handle << ": freeing its nested page tables failed";
     }
     for (auto* vcpu : vm->vcpus) {
         if (vcpu != nullptr) {
@@ -166,8 +169,9 @@ Result<void, Status> vm_destroy(std::uint32_t handle)
     }
     vms[handle - 1] = nullptr;
     free_page(reinterpret_cast<std::uint64_t>(vm));
-    log::Line(log::Level::info, calling_cpu) << "service VM " << handle << " destroyed; "
-                                << state().pool.free_pages().count() << " pool pages free";
+    log::Line(log::Level::info, calling_cpu)
+        << "service VM " << handle << " destroyed; " << state().pool.free_pages().count()
+        << " pool pages free";
     return {};
 }
 
@@ -355,11 +359,15 @@ void invoke(PerCpu& cpu, const hypercall::DecodedCall& call, hypercall::Hypercal
             });
             return;
         case Call::vcpu_create: complete(regs, [&] { return vcpu_create(call.args.vcpu); }); return;
-        case Call::vcpu_set_regs: complete(regs, [&] { return set_regs(call.args.vcpu, true); }); return;
+        case Call::vcpu_set_regs:
+            complete(regs, [&] { return set_regs(call.args.vcpu, true); });
+            return;
         case Call::vcpu_get_regs:
             complete(regs, [&] { return set_regs(call.args.vcpu, false); });
             return;
-        case Call::inject_interrupt: complete(regs, [&] { return inject(call.args.inject); }); return;
+        case Call::inject_interrupt:
+            complete(regs, [&] { return inject(call.args.inject); });
+            return;
         default: regs.rax = BOXY_STATUS_UNKNOWN_CALL; return;
     }
 }

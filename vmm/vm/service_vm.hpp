@@ -13,15 +13,16 @@
 // INJECT_INTERRUPT and sibling IPIs reach it from other CPUs while it runs.
 #pragma once
 #include "core/per_cpu.hpp"
+#include "emulate/mmio_decode.hpp"
+#include "hypercall/hypercall.hpp"
 #include "memory/nested_paging.hpp"
 #include "memory/npt_entry.hpp"
 #include "memory/spinlock.hpp"
-#include "hypercall/hypercall.hpp"
-#include "emulate/mmio_decode.hpp"
 #include "vm/lapic.hpp"
 
 #include <boxy/abi.h>
 #include <boxy/result.hpp>
+
 #include <cstdint>
 
 namespace boxy::vmm {
@@ -31,17 +32,17 @@ struct ServiceVm;
 // What the next RUN must finish before entering the guest again.
 enum class PendingCompletion : std::uint8_t {
     none,
-    io_in,      // IN: the host's u.io.data into AL/AX/EAX, RIP = next_rip
-    io_out,     // OUT: RIP = next_rip
-    mmio_read,  // load: the host's u.mmio.data into the decoded register
-    mmio_write, // store: RIP = next_rip
+    io_in,       // IN: the host's u.io.data into AL/AX/EAX, RIP = next_rip
+    io_out,      // OUT: RIP = next_rip
+    mmio_read,   // load: the host's u.mmio.data into the decoded register
+    mmio_write,  // store: RIP = next_rip
 };
 
 struct alignas(64) Vcpu {
-    GuestGprs gprs{};           // RAX and RSP live in the control block
-    std::uint64_t control_pa{}; // SVM: VMCB
+    GuestGprs gprs{};            // RAX and RSP live in the control block
+    std::uint64_t control_pa{};  // SVM: VMCB
     ServiceVm* vm{};
-    std::uint32_t index{};      // also the x2APIC ID
+    std::uint32_t index{};  // also the x2APIC ID
     std::uint64_t run_page_pa{};
     volatile std::uint32_t running{};  // claimed by a CPU inside RUN
     std::uint32_t mp_state{};          // BOXY_MP_*
@@ -57,9 +58,9 @@ struct alignas(64) Vcpu {
 
     // The previous host exit's completion (never read back from the host).
     PendingCompletion pending{};
-    std::uint8_t io_size{};        // io_in: 1, 2 or 4 bytes
-    emulate::MmioAccess mmio{};    // mmio_read: where the value goes, and the length
-    std::uint64_t next_rip{};      // io_*: the instruction after
+    std::uint8_t io_size{};      // io_in: 1, 2 or 4 bytes
+    emulate::MmioAccess mmio{};  // mmio_read: where the value goes, and the length
+    std::uint64_t next_rip{};    // io_*: the instruction after
 
     std::uint64_t reported_deadline{};  // timer_deadline_tsc the host last got (0: none)
     std::uint64_t exits{};

@@ -9,9 +9,9 @@
 
 #include "core/per_cpu.hpp"
 #include "exit_reason.hpp"
-#include "vm/service_vm.hpp"
 #include "memory/nested_paging.hpp"
 #include "memory/npt_entry.hpp"
+#include "vm/service_vm.hpp"
 #include "vmcb.hpp"
 
 #include <boxy/boot_protocol.hpp>

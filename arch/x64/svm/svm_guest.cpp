@@ -13,14 +13,12 @@
 // is the VMM's to switch (boxy.ko brackets RUN with kernel_fpu_begin/end, so
 // the host's registers are saved); XSAVE is hidden from service VMs, so
 // FXSAVE covers everything a guest can change.
-#include "svm.hpp"
-
 #include "core/log.hpp"
 #include "core/vmm_state.hpp"
+#include "svm.hpp"
 
 #include <arch/x64/cpu.hpp>
 #include <arch/x64/msr.hpp>
-
 
 namespace boxy::svm {
 namespace {
@@ -38,7 +36,6 @@ constexpr std::uint64_t kEferNxe = 1U << 11;
 // intercepted except the MSRs VMRUN and VMLOAD/VMSAVE switch themselves.
 constinit std::uint64_t service_msrpm_pa = 0;
 constinit std::uint64_t service_iopm_pa = 0;
-
 
 void fill(std::uint64_t pa, std::uint64_t bytes, std::uint8_t value)
 {
@@ -84,11 +81,11 @@ bool init_service_permission_maps(vmm::PageAllocator& pool)
     fill(service_msrpm_pa, 2 * 4096, 0xFF);
     fill(service_iopm_pa, 3 * 4096, 0xFF);
     // In the VMCB save area and switched by VMRUN or VMLOAD/VMSAVE.
-    for (std::uint32_t m : {0xC0000081U /* STAR */, 0xC0000082U /* LSTAR */,
-                            0xC0000083U /* CSTAR */, 0xC0000084U /* SFMASK */,
-                            0xC0000100U /* FS.base */, 0xC0000101U /* GS.base */,
-                            0xC0000102U /* KernelGsBase */, 0x174U /* SYSENTER_CS */,
-                            0x175U /* SYSENTER_ESP */, 0x176U /* SYSENTER_EIP */}) {
+    for (std::uint32_t m :
+         {0xC0000081U /* STAR */, 0xC0000082U /* LSTAR */, 0xC0000083U /* CSTAR */,
+          0xC0000084U /* SFMASK */, 0xC0000100U /* FS.base */, 0xC0000101U /* GS.base */,
+          0xC0000102U /* KernelGsBase */, 0x174U /* SYSENTER_CS */, 0x175U /* SYSENTER_ESP */,
+          0x176U /* SYSENTER_EIP */}) {
         pass_through(m);
     }
     return true;
@@ -102,12 +99,11 @@ void vcpu_init(Vcpu& vcpu)
     const auto& s = vmm::state();
     (void)s;
     v.control.intercept_misc1 = misc1::kIntr | misc1::kNmi | misc1::kSmi | misc1::kCpuid |
-                                misc1::kHlt | misc1::kInvlpga | misc1::kIoioProt |
-                                misc1::kMsrProt | misc1::kShutdown;
-    v.control.intercept_misc2 = misc2::kVmrun | misc2::kVmmcall | misc2::kVmload |
-                                misc2::kVmsave | misc2::kStgi | misc2::kClgi | misc2::kSkinit |
-                                misc2::kMonitor | misc2::kMwait | misc2::kMwaitConditional |
-                                misc2::kXsetbv;
+                                misc1::kHlt | misc1::kInvlpga | misc1::kIoioProt | misc1::kMsrProt |
+                                misc1::kShutdown;
+    v.control.intercept_misc2 = misc2::kVmrun | misc2::kVmmcall | misc2::kVmload | misc2::kVmsave |
+                                misc2::kStgi | misc2::kClgi | misc2::kSkinit | misc2::kMonitor |
+                                misc2::kMwait | misc2::kMwaitConditional | misc2::kXsetbv;
     v.control.msrpm_base_pa = service_msrpm_pa;
     v.control.iopm_base_pa = service_iopm_pa;
     v.control.guest_asid = vcpu.vm->asid;
@@ -121,8 +117,14 @@ void vcpu_init(Vcpu& vcpu)
 
 // --- Registers --------------------------------------------------------------
 
-VmcbSegment to_vmcb(const boxy_segment& s) { return {s.selector, s.attrib, s.limit, s.base}; }
-boxy_segment from_vmcb(const VmcbSegment& s) { return {s.selector, s.attrib, s.limit, s.base}; }
+VmcbSegment to_vmcb(const boxy_segment& s)
+{
+    return {s.selector, s.attrib, s.limit, s.base};
+}
+boxy_segment from_vmcb(const VmcbSegment& s)
+{
+    return {s.selector, s.attrib, s.limit, s.base};
+}
 
 bool canonical(std::uint64_t a)
 {

@@ -4,14 +4,13 @@
 // Every exit is handled here or returned to the host through the run page
 // (include/boxy/abi.h, struct boxy_vcpu_run). Guest-controlled values are
 // bounded before use: a malicious service VM can at worst stop itself.
-#include "svm.hpp"
-
 #include "core/log.hpp"
 #include "core/vmm_state.hpp"
 #include "emulate/guest_mode.hpp"
 #include "emulate/guest_paging.hpp"
 #include "emulate/guest_registers.hpp"
 #include "emulate/mmio_decode.hpp"
+#include "svm.hpp"
 #include "vm/service_cpuid.hpp"
 
 #include <arch/x64/cpu.hpp>
@@ -370,15 +369,14 @@ Exit handle_exit(vmm::PerCpu& cpu, Vcpu& vcpu, Vmcb& v)
         case exit_code::kSmi: exit.reason = BOXY_VM_EXIT_INTERRUPTED; return exit;
         case exit_code::kVintr: return exit;  // the window is open: inject next round
         case exit_code::kCpuid: {
-            const vmm::ServiceCpuidContext ctx{vcpu.index, vcpu.vm->vcpu_count,
-                                               [](std::uint32_t leaf, std::uint32_t subleaf) {
-                                                   const auto r = x64::cpuid(leaf, subleaf);
-                                                   return vmm::CpuidResult{r.eax, r.ebx, r.ecx,
-                                                                           r.edx};
-                                               }};
-            const auto r = vmm::service_cpuid(static_cast<std::uint32_t>(v.save.rax),
-                                              static_cast<std::uint32_t>(vcpu.gprs.r[GuestGprs::rcx]),
-                                              ctx);
+            const vmm::ServiceCpuidContext ctx{
+                vcpu.index, vcpu.vm->vcpu_count, [](std::uint32_t leaf, std::uint32_t subleaf) {
+                    const auto r = x64::cpuid(leaf, subleaf);
+                    return vmm::CpuidResult{r.eax, r.ebx, r.ecx, r.edx};
+                }};
+            const auto r =
+                vmm::service_cpuid(static_cast<std::uint32_t>(v.save.rax),
+                                   static_cast<std::uint32_t>(vcpu.gprs.r[GuestGprs::rcx]), ctx);
             v.save.rax = r.eax;
             vcpu.gprs.r[GuestGprs::rbx] = r.ebx;
             vcpu.gprs.r[GuestGprs::rcx] = r.ecx;
@@ -485,12 +483,11 @@ std::uint32_t run_vcpu(vmm::PerCpu& cpu, Vcpu& vcpu)
         asm volatile("cli" ::: "memory");
         v.control.tlb_control = 0;
         // An event the exit interrupted is delivered again (APM 15.7.2).
-        v.control.event_inject = (v.control.exit_int_info & event::kValid) != 0
-                                     ? v.control.exit_int_info
-                                     : 0;
+        v.control.event_inject =
+            (v.control.exit_int_info & event::kValid) != 0 ? v.control.exit_int_info : 0;
         ++vcpu.exits;
-        const auto reason = static_cast<unsigned>(reason_of(v.control.exit_code,
-                                                            v.control.exit_info1));
+        const auto reason =
+            static_cast<unsigned>(reason_of(v.control.exit_code, v.control.exit_info1));
         if (reason < BOXY_EXIT_REASON_COUNT) {
             ++vcpu.exits_by_reason[reason];
         }

@@ -142,7 +142,7 @@ namespace boxy::vmm {
 
 const Backend& svm_backend()
 {
-    static constexpr Backend backend{"AMD-V",        svm::unsupported, svm::init,
+    static constexpr Backend backend{"AMD-V",          svm::unsupported, svm::init,
                                      svm::prepare_cpu, svm::run,         &svm::kServiceVmOps};
     return backend;
 }

@@ -206,10 +206,10 @@ inline constexpr std::uint64_t kValid = 1ULL << 31;
 
 // V_INTR fields of VmcbControl::vintr (APM Vol. 2, 15.21, Table B-1).
 namespace vintr {
-inline constexpr std::uint64_t kIrq = 1ULL << 8;           // V_IRQ: a virtual interrupt is pending
-inline constexpr std::uint64_t kPriorityMax = 0xFULL << 16; // V_INTR_PRIO
-inline constexpr std::uint64_t kIgnoreTpr = 1ULL << 20;    // V_IGN_TPR
-inline constexpr std::uint64_t kMasking = 1ULL << 24;      // V_INTR_MASKING
+inline constexpr std::uint64_t kIrq = 1ULL << 8;  // V_IRQ: a virtual interrupt is pending
+inline constexpr std::uint64_t kPriorityMax = 0xFULL << 16;  // V_INTR_PRIO
+inline constexpr std::uint64_t kIgnoreTpr = 1ULL << 20;      // V_IGN_TPR
+inline constexpr std::uint64_t kMasking = 1ULL << 24;        // V_INTR_MASKING
 }  // namespace vintr
 
 // VMCB clean bits (APM Vol. 2, 15.15.3): a set bit tells the CPU that the

@@ -34,41 +34,44 @@
 
 static int failures;
 
-#define CHECK(cond, ...)                                    \
-    do {                                                    \
-        if (!(cond)) {                                      \
+#define CHECK(cond, ...)                                        \
+    do {                                                        \
+        if (!(cond)) {                                          \
             printf("vmtest: FAIL %s:%d: ", __FILE__, __LINE__); \
-            printf(__VA_ARGS__);                            \
-            printf("\n");                                   \
-            ++failures;                                     \
-        }                                                   \
+            printf(__VA_ARGS__);                                \
+            printf("\n");                                       \
+            ++failures;                                         \
+        }                                                       \
     } while (0)
 
 static const unsigned char guest_code[] = {
-    0xBA, 0xF8, 0x03,                   // mov dx, 0x3f8
-    0xB0, 0x42,                         // mov al, 0x42
-    0xEE,                               // out dx, al
-    0xEC,                               // in al, dx
-    0xA2, 0x00, 0x20,                   // mov [0x2000], al
-    0xEE,                               // out dx, al
-    0xB8, 0x00, 0x20,                   // mov ax, 0x2000
-    0x8E, 0xD8,                         // mov ds, ax
-    0xA0, 0x00, 0x00,                   // mov al, [0x0000]     (gpa 0x20000)
-    0xEE,                               // out dx, al
-    0xC6, 0x06, 0x10, 0x00, 0x99,       // mov byte [0x0010], 0x99 (gpa 0x20010)
-    0x31, 0xC0,                         // xor ax, ax
-    0x8E, 0xD8,                         // mov ds, ax
-    0x66, 0xB8, 0x00, 0x00, 0x00, 0x40, // mov eax, 0x40000000
-    0x0F, 0xA2,                         // cpuid
-    0xBA, 0xF8, 0x03,                   // mov dx, 0x3f8 (CPUID wrote EDX)
-    0x88, 0xD8,                         // mov al, bl
-    0xEE,                               // out dx, al
-    0xF4,                               // hlt (IF = 0)
-    0x0F, 0x01, 0x1E, 0x00, 0x30,       // lidt [0x3000]  (limit 0)
-    0xCC,                               // int3: #GP, #DF, shutdown
+    0xBA, 0xF8, 0x03,                    // mov dx, 0x3f8
+    0xB0, 0x42,                          // mov al, 0x42
+    0xEE,                                // out dx, al
+    0xEC,                                // in al, dx
+    0xA2, 0x00, 0x20,                    // mov [0x2000], al
+    0xEE,                                // out dx, al
+    0xB8, 0x00, 0x20,                    // mov ax, 0x2000
+    0x8E, 0xD8,                          // mov ds, ax
+    0xA0, 0x00, 0x00,                    // mov al, [0x0000]     (gpa 0x20000)
+    0xEE,                                // out dx, al
+    0xC6, 0x06, 0x10, 0x00, 0x99,        // mov byte [0x0010], 0x99 (gpa 0x20010)
+    0x31, 0xC0,                          // xor ax, ax
+    0x8E, 0xD8,                          // mov ds, ax
+    0x66, 0xB8, 0x00, 0x00, 0x00, 0x40,  // mov eax, 0x40000000
+    0x0F, 0xA2,                          // cpuid
+    0xBA, 0xF8, 0x03,                    // mov dx, 0x3f8 (CPUID wrote EDX)
+    0x88, 0xD8,                          // mov al, bl
+    0xEE,                                // out dx, al
+    0xF4,                                // hlt (IF = 0)
+    0x0F, 0x01, 0x1E, 0x00, 0x30,        // lidt [0x3000]  (limit 0)
+    0xCC,                                // int3: #GP, #DF, shutdown
 };
 
-static void on_alarm(int sig) { (void)sig; }
+static void on_alarm(int sig)
+{
+    (void)sig;
+}
 
 static struct boxy_segment real_mode_segment(unsigned short attrib)
 {
@@ -80,8 +83,8 @@ static int run(int vcpu, volatile struct boxy_vcpu_run* r, unsigned expect_reaso
 {
     int rc = ioctl(vcpu, BOXY_IOCTL_RUN, 0);
     CHECK(rc == 0, "%s: RUN failed: %s", step, strerror(errno));
-    CHECK(r->exit_reason == expect_reason, "%s: exit reason %u, expected %u", step,
-          r->exit_reason, expect_reason);
+    CHECK(r->exit_reason == expect_reason, "%s: exit reason %u, expected %u", step, r->exit_reason,
+          expect_reason);
     return rc;
 }
 
@@ -202,21 +205,21 @@ int main(void)
           strerror(errno));
     struct boxy_vcpu_regs after;
     CHECK(ioctl(vcpu, BOXY_IOCTL_GET_REGS, &after) == 0, "GET_REGS: %s", strerror(errno));
-    CHECK(after.rip == CODE_ADDRESS + sizeof guest_code - 6,
-          "after HLT: rip %#llx, expected %#lx", (unsigned long long)after.rip,
-          (unsigned long)(CODE_ADDRESS + sizeof guest_code - 6));
+    CHECK(after.rip == CODE_ADDRESS + sizeof guest_code - 6, "after HLT: rip %#llx, expected %#lx",
+          (unsigned long long)after.rip, (unsigned long)(CODE_ADDRESS + sizeof guest_code - 6));
     printf("vmtest: HLT slept until a signal ok\n");
 
     run(vcpu, r, BOXY_VM_EXIT_SHUTDOWN, "triple fault");
     run(vcpu, r, BOXY_VM_EXIT_SHUTDOWN, "RUN after shutdown");
-    printf("vmtest: triple fault ok: %llu exits, %llu to the host (io %llu, npf %llu, cpuid %llu, "
-           "hlt %llu, shutdown %llu)\n",
-           (unsigned long long)r->exits, (unsigned long long)r->host_exits,
-           (unsigned long long)r->exits_by_reason[BOXY_EXIT_IO],
-           (unsigned long long)r->exits_by_reason[BOXY_EXIT_NESTED_PAGE_FAULT],
-           (unsigned long long)r->exits_by_reason[BOXY_EXIT_CPUID],
-           (unsigned long long)r->exits_by_reason[BOXY_EXIT_HLT],
-           (unsigned long long)r->exits_by_reason[BOXY_EXIT_SHUTDOWN]);
+    printf(
+        "vmtest: triple fault ok: %llu exits, %llu to the host (io %llu, npf %llu, cpuid %llu, "
+        "hlt %llu, shutdown %llu)\n",
+        (unsigned long long)r->exits, (unsigned long long)r->host_exits,
+        (unsigned long long)r->exits_by_reason[BOXY_EXIT_IO],
+        (unsigned long long)r->exits_by_reason[BOXY_EXIT_NESTED_PAGE_FAULT],
+        (unsigned long long)r->exits_by_reason[BOXY_EXIT_CPUID],
+        (unsigned long long)r->exits_by_reason[BOXY_EXIT_HLT],
+        (unsigned long long)r->exits_by_reason[BOXY_EXIT_SHUTDOWN]);
 
     munmap((void*)r, 4096);
     close(vcpu);

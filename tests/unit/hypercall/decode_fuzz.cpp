@@ -101,7 +101,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
             break;
         }
         case Call::vm_destroy:
-            require(ctx.service_vms && decoded->args.vm.vm >= 1 && decoded->args.vm.vm <= BOXY_MAX_VMS);
+            require(ctx.service_vms && decoded->args.vm.vm >= 1 &&
+                    decoded->args.vm.vm <= BOXY_MAX_VMS);
             regs.rax = BOXY_STATUS_OK;
             break;
         case Call::memory_donate: {
@@ -127,7 +128,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         case Call::vcpu_get_regs:
         case Call::vcpu_run: {
             const auto& a = decoded->args.vcpu;
-            require(ctx.service_vms && a.vm >= 1 && a.vm <= BOXY_MAX_VMS && a.vcpu < BOXY_MAX_VCPUS);
+            require(ctx.service_vms && a.vm >= 1 && a.vm <= BOXY_MAX_VMS &&
+                    a.vcpu < BOXY_MAX_VCPUS);
             if (decoded->call == Call::vcpu_run) {
                 require(a.buffer == 0);
             } else {

@@ -89,8 +89,7 @@ TEST_CASE("hypercall decode: unknown call numbers")
     for (std::uint64_t number :
          {std::uint64_t{0x02}, std::uint64_t{0x07}, std::uint64_t{0x09}, std::uint64_t{0x0F},
           std::uint64_t{0x12}, std::uint64_t{0x22}, std::uint64_t{0x34}, std::uint64_t{0x41},
-          std::uint64_t{0x50},
-          std::uint64_t{0x100000000}, ~std::uint64_t{0},
+          std::uint64_t{0x50}, std::uint64_t{0x100000000}, ~std::uint64_t{0},
           std::uint64_t{1} << 63 | BOXY_CALL_VERSION}) {
         CAPTURE(number);
         CHECK(decode_error(call(number)) == Status::unknown_call);

@@ -36,7 +36,8 @@ HypercallRegisters regs(std::uint64_t number, std::uint64_t rdi = 0, std::uint64
     return {number, rdi, rsi, rdx, r10, 0, 0};
 }
 
-boxy::Result<DecodedCall, Status> run(const HypercallRegisters& r, CallerContext ctx = host_kernel())
+boxy::Result<DecodedCall, Status> run(const HypercallRegisters& r,
+                                      CallerContext ctx = host_kernel())
 {
     Ram ram;
     return decode(r, ctx, memory_checker_for(ram));

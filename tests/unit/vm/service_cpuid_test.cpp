@@ -23,7 +23,10 @@ CpuidResult everything(std::uint32_t leaf, std::uint32_t /*subleaf*/)
     return {0xFFFFFFFF, 0xFFFFFFFF, 0xFFFFFFFF, 0xFFFFFFFF};
 }
 
-constexpr std::uint32_t bit(unsigned n) { return 1U << n; }
+constexpr std::uint32_t bit(unsigned n)
+{
+    return 1U << n;
+}
 
 }  // namespace
 
