@@ -36,7 +36,11 @@ struct GuestGprs {
 static_assert(sizeof(GuestGprs) == 128, "arch/x64/svm/vmrun.S indexes it by 8 * n");
 
 inline constexpr std::uint32_t kMaxCpus = 64;
-inline constexpr std::uint64_t kStackPages = 4;
+// 32 KiB: a service vCPU's run loop nests inside the host's exit handler,
+// and MMIO decoding (Zydis) is deep. Below each stack lies an unmapped
+// guard page (vmm.cpp), so an overflow faults instead of overwriting the
+// CPU's control blocks, which the pool places just below.
+inline constexpr std::uint64_t kStackPages = 8;
 
 // INIT and SIPI for a CPU, posted by the CPU whose host wrote the ICR
 // (vmm/core/xapic.cpp). Written by any CPU, consumed by the owner.

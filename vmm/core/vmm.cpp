@@ -134,8 +134,15 @@ VmmStatus init(const BootInfo& boot, const Backend& backend)
         auto page = allocate(1);
         auto vmcb = allocate(1);
         auto hsave = allocate(1);
+        auto guard = allocate(1);
         auto stack = allocate(kStackPages);
-        if (!page || !vmcb || !hsave || !stack) {
+        if (!page || !vmcb || !hsave || !guard || !stack) {
+            return VmmStatus::out_of_memory;
+        }
+        // The guard page: not mapped in the VMM's own tables, so a stack
+        // overflow faults (and stops the machine) instead of silently
+        // rewriting this CPU's VMCB and host save area.
+        if (!s.vmm_page_table.unmap(PhysRange{PhysAddr{*guard}, kPageSize4K})) {
             return VmmStatus::out_of_memory;
         }
         auto* cpu = new (reinterpret_cast<void*>(*page)) PerCpu{};

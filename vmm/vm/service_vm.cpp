@@ -184,8 +184,9 @@ Result<void, Status> donate(const hypercall::DonateArgs& args)
     if (args.gpa + std::uint64_t{args.pages} * kPage > vm->memory_size) {
         return make_error(Status::bad_address);
     }
-    // Copy the list first: the host could change it while we map.
-    std::uint64_t list[BOXY_DONATE_MAX_PAGES];
+    // Copy the list first: the host could change it while we map. Not on
+    // the stack (4 KiB): one buffer, which service_lock serialises.
+    static constinit std::uint64_t list[BOXY_DONATE_MAX_PAGES] = {};
     const auto* host_list = at<const volatile std::uint64_t>(args.list_gpa);
     for (std::uint32_t i = 0; i < args.pages; ++i) {
         list[i] = host_list[i];
