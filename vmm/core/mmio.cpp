@@ -50,23 +50,25 @@ bool read_host_memory(std::uint64_t gpa, void* out, std::size_t length)
     return true;
 }
 
-struct FetchedInstruction {
-    std::array<std::uint8_t, emulate::kMaxInstructionBytes> bytes{};
-    std::size_t count{0};
-    CpuMode mode{CpuMode::long64};
-};
-
-bool fetch_at_rip(const ExitInfo& exit, const GuestControl& guest, FetchedInstruction& out)
+bool fetch_host_instruction(const ExitInfo& exit, const GuestControl& guest,
+                            FetchedInstruction& out)
 {
-    const emulate::GuestPagingState paging{guest.cr0, guest.cr3, guest.cr4, guest.efer, exit.cpl};
-    const emulate::CodeSegment cs{guest.cs_base, guest.cs_long, guest.cs_default32};
-    out.mode = emulate::cpu_mode_of(guest.cr0, guest.efer, guest.rflags, cs);
-    const std::uint64_t linear = emulate::code_linear_address(out.mode, cs, guest.rip);
     auto read = [](std::uint64_t gpa, void* dst, std::size_t length) {
         return read_host_memory(gpa, dst, length);
     };
-    const auto reader = emulate::guest_phys_reader_for(read);
-    auto fetched = emulate::fetch_instruction_bytes(paging, linear, reader, out.bytes);
+    return fetch_at_rip(guest, exit.cpl, emulate::guest_phys_reader_for(read), out);
+}
+
+}  // namespace
+
+bool fetch_at_rip(const GuestControl& guest, std::uint8_t cpl,
+                  const emulate::GuestPhysReader& memory, FetchedInstruction& out)
+{
+    const emulate::GuestPagingState paging{guest.cr0, guest.cr3, guest.cr4, guest.efer, cpl};
+    const emulate::CodeSegment cs{guest.cs_base, guest.cs_long, guest.cs_default32};
+    out.mode = emulate::cpu_mode_of(guest.cr0, guest.efer, guest.rflags, cs);
+    const std::uint64_t linear = emulate::code_linear_address(out.mode, cs, guest.rip);
+    auto fetched = emulate::fetch_instruction_bytes(paging, linear, memory, out.bytes);
     if (!fetched) {
         return false;
     }
@@ -74,12 +76,10 @@ bool fetch_at_rip(const ExitInfo& exit, const GuestControl& guest, FetchedInstru
     return true;
 }
 
-}  // namespace
-
 std::uint8_t instruction_length_at_rip(const ExitInfo& exit, const GuestControl& guest)
 {
     FetchedInstruction fetched;
-    if (!fetch_at_rip(exit, guest, fetched)) {
+    if (!fetch_host_instruction(exit, guest, fetched)) {
         return 0;
     }
     auto length = instruction_length({fetched.bytes.data(), fetched.count}, fetched.mode);
@@ -99,7 +99,7 @@ ExitAction emulate_mmio(PerCpu& cpu, const ExitInfo& exit, GuestControl& guest,
         for (std::size_t i = 0; i < fetched.count; ++i) {
             fetched.bytes[i] = exit.instruction_bytes[i];
         }
-    } else if (!fetch_at_rip(exit, guest, fetched)) {
+    } else if (!fetch_host_instruction(exit, guest, fetched)) {
         return refuse(cpu, exit, guest, "instruction fetch failed");
     }
     const CpuMode mode = fetched.mode;

@@ -7,8 +7,11 @@
 // assists or NRIP-save, which QEMU TCG lacks.
 #pragma once
 
+#include "emulate/guest_paging.hpp"
 #include "exits.hpp"
+#include "instruction_length.hpp"
 
+#include <array>
 #include <cstdint>
 
 namespace boxy::vmm {
@@ -31,6 +34,17 @@ struct MmioDevice {
 // emulator cannot perform injects #GP into the guest and logs why.
 [[nodiscard]] ExitAction emulate_mmio(PerCpu& cpu, const ExitInfo& exit, GuestControl& guest,
                                       const MmioDevice& device);
+
+// The guest instruction at RIP, fetched through the guest's own page tables
+// with `memory` reading guest-physical bytes (the host VM's RAM, or a
+// service VM's through its nested tables), and the mode to decode it in.
+struct FetchedInstruction {
+    std::array<std::uint8_t, emulate::kMaxInstructionBytes> bytes{};
+    std::size_t count{0};
+    CpuMode mode{CpuMode::long64};
+};
+[[nodiscard]] bool fetch_at_rip(const GuestControl& guest, std::uint8_t cpl,
+                                const emulate::GuestPhysReader& memory, FetchedInstruction& out);
 
 // Length of the guest instruction at RIP, decoded by Zydis from bytes fetched
 // through the guest's page tables: how the VMM skips an exiting instruction

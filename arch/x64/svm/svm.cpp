@@ -169,11 +169,7 @@ bool take_startup_ipis(vmm::PerCpu& cpu, Vmcb& v)
 [[noreturn]] void leave(vmm::PerCpu& cpu, const Vmcb& v)
 {
     vmm::NativeState n{};
-    for (unsigned i = 0; i < 16; ++i) {
-        n.gprs[i] = cpu.gprs.r[i];
-    }
-    n.gprs[GuestGprs::rax] = v.save.rax;
-    n.gprs[GuestGprs::rsp] = v.save.rsp;
+    read_gprs(cpu.gprs, v, n.gprs);
     n.rip = v.save.rip;
     n.rsp = v.save.rsp;
     n.rflags = v.save.rflags;
@@ -233,18 +229,7 @@ void run(vmm::PerCpu& cpu)
                 exit.instruction_bytes_count = v.control.bytes_fetched & 0xF;
             }
         }
-        constexpr std::uint16_t kAttribLong = 1U << 9;        // CS.L in VMCB attribute bits
-        constexpr std::uint16_t kAttribDefault32 = 1U << 10;  // CS.D
-        vmm::GuestControl guest{v.save.rip,
-                                v.save.efer,
-                                msr::kEferSvme,
-                                v.save.rflags,
-                                v.save.cr0,
-                                v.save.cr3,
-                                v.save.cr4,
-                                v.save.cs.base,
-                                (v.save.cs.attrib & kAttribLong) != 0,
-                                (v.save.cs.attrib & kAttribDefault32) != 0};
+        vmm::GuestControl guest = guest_control_of(v);
         cpu.gprs.r[GuestGprs::rax] = v.save.rax;
         const vmm::ExitAction action = vmm::handle_exit(cpu, exit, guest);
         v.save.rax = cpu.gprs.r[GuestGprs::rax];

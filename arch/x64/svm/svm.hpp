@@ -7,6 +7,7 @@
 // and leaves it.
 #pragma once
 
+#include "core/exits.hpp"
 #include "core/per_cpu.hpp"
 #include "exit_reason.hpp"
 #include "memory/nested_paging.hpp"
@@ -14,6 +15,7 @@
 #include "vm/service_vm.hpp"
 #include "vmcb.hpp"
 
+#include <arch/x64/msr.hpp>
 #include <boxy/boot_protocol.hpp>
 
 #include <cstdint>
@@ -44,6 +46,42 @@ inline constexpr std::uint32_t kIdleMisc2 = misc2::kMwait | misc2::kMwaitConditi
 [[nodiscard]] VmmStatus prepare_cpu(vmm::PerCpu& cpu, const LaunchContext& ctx,
                                     std::uint64_t rflags);
 [[noreturn]] void run(vmm::PerCpu& cpu);
+
+// A guest's sixteen GPRs in x86 order: RAX and RSP live in the VMCB, the
+// rest in the GuestGprs that vmrun.S loads and stores.
+inline void read_gprs(const vmm::GuestGprs& g, const Vmcb& v, std::uint64_t* out)
+{
+    for (unsigned i = 0; i < 16; ++i) {
+        out[i] = g.r[i];
+    }
+    out[vmm::GuestGprs::rax] = v.save.rax;
+    out[vmm::GuestGprs::rsp] = v.save.rsp;
+}
+inline void write_gprs(vmm::GuestGprs& g, Vmcb& v, const std::uint64_t* in)
+{
+    for (unsigned i = 0; i < 16; ++i) {
+        g.r[i] = in[i];
+    }
+    v.save.rax = in[vmm::GuestGprs::rax];
+    v.save.rsp = in[vmm::GuestGprs::rsp];
+}
+
+// What the core's handlers and instruction emulation read of a guest.
+[[nodiscard]] inline vmm::GuestControl guest_control_of(const Vmcb& v)
+{
+    constexpr std::uint16_t kAttribLong = 1U << 9;        // CS.L in VMCB attribute bits
+    constexpr std::uint16_t kAttribDefault32 = 1U << 10;  // CS.D
+    return {v.save.rip,
+            v.save.efer,
+            x64::msr::kEferSvme,
+            v.save.rflags,
+            v.save.cr0,
+            v.save.cr3,
+            v.save.cr4,
+            v.save.cs.base,
+            (v.save.cs.attrib & kAttribLong) != 0,
+            (v.save.cs.attrib & kAttribDefault32) != 0};
+}
 
 // Shared with the service-VM run loop (svm_guest.cpp).
 [[nodiscard]] vmm::ExitReason reason_of(std::uint64_t code, std::uint64_t info1);

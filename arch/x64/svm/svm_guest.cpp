@@ -27,11 +27,6 @@ namespace msr = x64::msr;
 using vmm::GuestGprs;
 using vmm::Vcpu;
 
-constexpr std::uint64_t kEferSce = 1U << 0;
-constexpr std::uint64_t kEferLme = 1U << 8;
-constexpr std::uint64_t kEferLma = 1U << 10;
-constexpr std::uint64_t kEferNxe = 1U << 11;
-
 // One MSR and one I/O permission map for every service VM: everything
 // intercepted except the MSRs VMRUN and VMLOAD/VMSAVE switch themselves.
 constinit std::uint64_t service_msrpm_pa = 0;
@@ -134,18 +129,15 @@ bool canonical(std::uint64_t a)
 
 vmm::hypercall::Status set_regs(Vcpu& vcpu, const boxy_vcpu_regs& r)
 {
-    constexpr std::uint64_t kEferAllowed = kEferSce | kEferLme | kEferLma | kEferNxe;
+    constexpr std::uint64_t kEferAllowed =
+        msr::kEferSce | msr::kEferLme | msr::kEferLma | msr::kEferNxe;
     if ((r.efer & ~kEferAllowed) != 0 || (r.cr0 >> 32) != 0 || (r.cr4 >> 32) != 0 ||
         !canonical(r.rip) || !canonical(r.fs.base) || !canonical(r.gs.base) ||
         !canonical(r.gdtr.base) || !canonical(r.idtr.base) || !canonical(r.tr.base)) {
         return vmm::hypercall::Status::invalid_argument;
     }
     Vmcb& v = vmcb_of(vcpu);
-    for (unsigned i = 0; i < 16; ++i) {
-        vcpu.gprs.r[i] = r.gprs[i];
-    }
-    v.save.rax = r.gprs[GuestGprs::rax];
-    v.save.rsp = r.gprs[GuestGprs::rsp];
+    write_gprs(vcpu.gprs, v, r.gprs);
     v.save.rip = r.rip;
     v.save.rflags = r.rflags | 2;  // bit 1 reads as one
     v.save.cr0 = r.cr0;
@@ -173,11 +165,7 @@ vmm::hypercall::Status set_regs(Vcpu& vcpu, const boxy_vcpu_regs& r)
 void get_regs(const Vcpu& vcpu, boxy_vcpu_regs& r)
 {
     const Vmcb& v = vmcb_of(vcpu);
-    for (unsigned i = 0; i < 16; ++i) {
-        r.gprs[i] = vcpu.gprs.r[i];
-    }
-    r.gprs[GuestGprs::rax] = v.save.rax;
-    r.gprs[GuestGprs::rsp] = v.save.rsp;
+    read_gprs(vcpu.gprs, v, r.gprs);
     r.rip = v.save.rip;
     r.rflags = v.save.rflags;
     r.cr0 = v.save.cr0;

@@ -5,6 +5,7 @@
 // (include/boxy/abi.h, struct boxy_vcpu_run). Guest-controlled values are
 // bounded before use: a malicious service VM can at worst stop itself.
 #include "core/log.hpp"
+#include "core/mmio.hpp"
 #include "core/vmm_state.hpp"
 #include "emulate/guest_mode.hpp"
 #include "emulate/guest_paging.hpp"
@@ -27,14 +28,10 @@ using vmm::GuestGprs;
 using vmm::PendingCompletion;
 using vmm::Vcpu;
 
+using vmm::kVectorGp;
+using vmm::kVectorUd;
+
 constexpr std::uint64_t kRflagsIf = 1U << 9;
-constexpr std::uint64_t kEferSce = 1U << 0;
-constexpr std::uint64_t kEferLme = 1U << 8;
-constexpr std::uint64_t kEferLma = 1U << 10;
-constexpr std::uint64_t kEferNxe = 1U << 11;
-constexpr std::uint8_t kVectorUd = 6;
-constexpr std::uint8_t kVectorGp = 13;
-constexpr std::uint32_t kMsrPat = 0x277;
 constexpr std::uint32_t kNone = BOXY_VM_EXIT_NONE;
 
 struct Exit {
@@ -62,16 +59,11 @@ void inject_exception(Vmcb& v, std::uint8_t vector)
                              (vector == kVectorGp ? event::kErrorCodeValid : 0);
 }
 
-// The GPRs as the emulator wants them; RAX and RSP from the VMCB.
+// The GPRs as the emulator wants them (same x86 order); RAX and RSP from the VMCB.
 emulate::GuestRegisters registers_of(const Vcpu& vcpu, const Vmcb& v)
 {
     emulate::GuestRegisters r{};
-    std::uint64_t* out = &r.rax;
-    for (unsigned i = 0; i < 16; ++i) {
-        out[i] = vcpu.gprs.r[i];
-    }
-    r.rax = v.save.rax;
-    r.rsp = v.save.rsp;
+    read_gprs(vcpu.gprs, v, &r.rax);
     r.rip = v.save.rip;
     r.rflags = v.save.rflags;
     return r;
@@ -79,12 +71,7 @@ emulate::GuestRegisters registers_of(const Vcpu& vcpu, const Vmcb& v)
 
 void store_registers(Vcpu& vcpu, Vmcb& v, const emulate::GuestRegisters& r)
 {
-    const std::uint64_t* in = &r.rax;
-    for (unsigned i = 0; i < 16; ++i) {
-        vcpu.gprs.r[i] = in[i];
-    }
-    v.save.rax = r.rax;
-    v.save.rsp = r.rsp;
+    write_gprs(vcpu.gprs, v, &r.rax);
     v.save.rip = r.rip;
 }
 
@@ -237,13 +224,14 @@ bool handle_msr(Vcpu& vcpu, Vmcb& v, bool write, Exit& exit)
                 return true;
             } else {
                 const std::uint64_t value = edx_eax(vcpu, v);
-                if ((value & ~(kEferSce | kEferLme | kEferLma | kEferNxe)) != 0) {
+                if ((value & ~(msr::kEferSce | msr::kEferLme | msr::kEferLma | msr::kEferNxe)) !=
+                    0) {
                     return false;
                 }
                 v.save.efer = value | msr::kEferSvme;
                 return true;
             }
-        case kMsrPat:
+        case msr::kPat:
             if (!write) {
                 set_edx_eax(vcpu, v, v.save.g_pat);
                 return true;
@@ -275,28 +263,22 @@ bool read_guest(const vmm::ServiceVm& vm, std::uint64_t gpa, void* out, std::siz
 Exit handle_mmio(Vcpu& vcpu, Vmcb& v)
 {
     const std::uint64_t gpa = v.control.exit_info2;
-    const emulate::GuestPagingState paging{v.save.cr0, v.save.cr3, v.save.cr4, v.save.efer,
-                                           v.save.cpl};
-    const emulate::CodeSegment cs{v.save.cs.base, (v.save.cs.attrib & (1U << 9)) != 0,
-                                  (v.save.cs.attrib & (1U << 10)) != 0};
-    const vmm::CpuMode mode = emulate::cpu_mode_of(v.save.cr0, v.save.efer, v.save.rflags, cs);
-    const std::uint64_t linear = emulate::code_linear_address(mode, cs, v.save.rip);
     const vmm::ServiceVm& vm = *vcpu.vm;
     auto read = [&vm](std::uint64_t address, void* out, std::size_t length) {
         return read_guest(vm, address, out, length);
     };
-    const auto reader = emulate::guest_phys_reader_for(read);
-    std::uint8_t bytes[emulate::kMaxInstructionBytes] = {};
-    auto count = emulate::fetch_instruction_bytes(paging, linear, reader, std::span{bytes});
+    vmm::FetchedInstruction fetched;
     Exit exit;
     volatile boxy_vcpu_run& run = run_page(vcpu);
-    if (!count) {
+    if (!vmm::fetch_at_rip(guest_control_of(v), v.save.cpl, emulate::guest_phys_reader_for(read),
+                           fetched)) {
         exit.reason = BOXY_VM_EXIT_FAILED;
         run.u.failed.cause = BOXY_VM_FAIL_EMULATION;
         return exit;
     }
+    const vmm::CpuMode mode = fetched.mode;
     const emulate::GuestRegisters regs = registers_of(vcpu, v);
-    auto access = emulate::decode_mmio_access({bytes, *count}, mode, regs);
+    auto access = emulate::decode_mmio_access({fetched.bytes.data(), fetched.count}, mode, regs);
     if (!access || access->direction == emulate::MmioDirection::exchange) {
         exit.reason = BOXY_VM_EXIT_FAILED;
         run.u.failed.cause = BOXY_VM_FAIL_EMULATION;

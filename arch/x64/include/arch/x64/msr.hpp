@@ -26,6 +26,7 @@ inline constexpr std::uint32_t kVmCr = 0xC0010114;       // APM 15.30.1
 inline constexpr std::uint32_t kVmHsavePa = 0xC0010117;  // APM 15.30.4
 
 // EFER bits (APM Vol. 2, 3.1.7).
+inline constexpr std::uint64_t kEferSce = 1ULL << 0;
 inline constexpr std::uint64_t kEferLme = 1ULL << 8;
 inline constexpr std::uint64_t kEferLma = 1ULL << 10;
 inline constexpr std::uint64_t kEferNxe = 1ULL << 11;
