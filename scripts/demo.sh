@@ -53,4 +53,5 @@ CONF
 
 echo "demo: booting boxy.efi under QEMU (serial console follows; log in $demo/serial.log)"
 exec "$e2e/run-qemu.sh" --interactive --esp "$demo/esp.img" --log "$demo/serial.log" \
-  --smp "${BOXY_SMP:-2}" --mem "${BOXY_MEM:-1536}" --timeout "${BOXY_DEMO_TIMEOUT:-1800}"
+  --smp "${BOXY_SMP:-2}" --mem "${BOXY_MEM:-1536}" --timeout "${BOXY_DEMO_TIMEOUT:-1800}" \
+  --tcg-thread single  # under TCG: nested SVM guests on two vCPUs (docs/testing.md)

@@ -21,6 +21,11 @@
 #                     auto picks kvm only when /dev/kvm is usable and the host
 #                     offers nested virtualization (kvm_amd or kvm_intel
 #                     parameter nested = 1/Y); otherwise tcg.
+#   --tcg-thread MODE multi | single (default multi; BOXY_TCG_THREAD
+#                     overrides): TCG's threading. single runs every vCPU on
+#                     one host thread; the service-VM cases need it (QEMU 7.2's
+#                     multi-threaded TCG corrupts nested SVM state when both
+#                     vCPUs run nested guests at once, docs/testing.md)
 #   --bios            boot with QEMU's default SeaBIOS instead of OVMF
 #   --interactive     serial console on this terminal (Ctrl-a x quits,
 #                     Ctrl-a c toggles the QEMU monitor); no marker checks;
@@ -39,6 +44,7 @@
 #
 # Environment:
 #   BOXY_ACCEL        auto|tcg|kvm; overrides --accel
+#   BOXY_TCG_THREAD   multi|single; overrides --tcg-thread
 #   BOXY_QEMU         QEMU binary (default qemu-system-x86_64)
 #   BOXY_OVMF_CODE    OVMF code image (default /usr/share/OVMF/OVMF_CODE_4M.fd)
 #   BOXY_OVMF_VARS    OVMF variable store template, copied fresh for every run
@@ -95,6 +101,7 @@ while [ $# -gt 0 ]; do
         --smp) need_arg "$1" $#; smp=$2; shift 2 ;;
         --mem) need_arg "$1" $#; mem=$2; shift 2 ;;
         --accel) need_arg "$1" $#; accel=$2; shift 2 ;;
+        --tcg-thread) need_arg "$1" $#; tcg_thread=$2; shift 2 ;;
         --bios) use_bios=1; shift ;;
         --interactive) interactive=1; shift ;;
         --) shift; extra=("$@"); break ;;
@@ -112,6 +119,11 @@ done
 if [ -n "${BOXY_ACCEL:-}" ]; then
     accel=$BOXY_ACCEL
 fi
+tcg_thread=${BOXY_TCG_THREAD:-$tcg_thread}
+case "$tcg_thread" in
+    multi|single) ;;
+    *) bad_usage "--tcg-thread must be multi or single, not '$tcg_thread'${BOXY_TCG_THREAD:+ (from BOXY_TCG_THREAD)}" ;;
+esac
 case "$accel" in
     auto|tcg|kvm) ;;
     *) bad_usage "accelerator must be auto, tcg or kvm, not '$accel'${BOXY_ACCEL:+ (from BOXY_ACCEL)}" ;;
@@ -174,7 +186,9 @@ fi
 if [ "$accel" = kvm ] && ! kvm_usable; then
     die_setup "accel=kvm ($why) but /dev/kvm is missing or not read/writable by $(id -un); use --accel tcg"
 fi
-echo "$prog: accel=$accel ($why)" >&2
+threading=
+[ "$accel" = kvm ] || threading=", $tcg_thread-threaded"
+echo "$prog: accel=$accel ($why)$threading" >&2
 
 # --- QEMU command -----------------------------------------------------------------------
 cmd=("$qemu" -machine q35 -nodefaults -display none -no-reboot -monitor none
@@ -182,7 +196,7 @@ cmd=("$qemu" -machine q35 -nodefaults -display none -no-reboot -monitor none
 if [ "$accel" = kvm ]; then
     cmd+=(-accel kvm -cpu host)
 else
-    cmd+=(-accel tcg -cpu "EPYC,+svm,+npt")
+    cmd+=(-accel "tcg,thread=$tcg_thread" -cpu "EPYC,+svm,+npt")
 fi
 
 tmpd=

@@ -14,16 +14,26 @@ mount -t tmpfs tmpfs /run
 insmod /lib/modules/boxy.ko || fail "boxy.ko did not load"
 boxyctl version || fail "boxyctl version failed"
 
-# Waits up to $3 seconds for `boxyctl logs $1` to contain $2.
+# Waits up to $3 seconds for `boxyctl logs $1` to contain $2; gives up early
+# once the VM no longer runs. On failure shows its console and boxy-vm.log.
 wait_log() {
   i=0
   while [ $i -lt $(($3 * 2)) ]; do
     boxyctl logs "$1" 2>/dev/null | grep -q -F "$2" && return 0
+    if [ $((i % 10)) -eq 9 ] &&
+      ! boxyctl list --json | grep -A2 "\"name\": *\"$1\"" | grep -q '"running"'; then
+      sleep 1
+      boxyctl logs "$1" 2>/dev/null | grep -q -F "$2" && return 0
+      echo "init: $1 stopped running"
+      break
+    fi
     i=$((i + 1))
     sleep 0.5
   done
-  echo "init: '$2' not in the log of $1 after $3 s; log follows"
+  echo "init: '$2' not in the log of $1 after $((i / 2)) s; console log follows"
   boxyctl logs "$1" | tail -n 40
+  echo "init: boxy-vm.log of $1 follows"
+  tail -n 40 "/run/boxy/vms/$1/boxy-vm.log"
   return 1
 }
 

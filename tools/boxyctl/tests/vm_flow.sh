@@ -51,6 +51,18 @@ expect() {
     fi
 }
 
+# settle PATTERN ARGS...: waits up to 10 s for boxyctl ARGS to print PATTERN
+# (for what happens in the background: console input, a crash), so a loaded
+# machine does not fail the next expect.
+settle() {
+    local pattern=$1 i
+    shift
+    for i in $(seq 100); do
+        "$bin" "$@" 2>&1 </dev/null | grep -qE -- "$pattern" && return 0
+        sleep 0.1
+    done
+}
+
 # check DESCRIPTION COMMAND...: COMMAND succeeds.
 check() {
     local what=$1
@@ -148,7 +160,7 @@ sleep 0.5
 # a new console.log.
 mv "$BOXY_STATE_DIR/vm1/console.log" "$BOXY_STATE_DIR/vm1/console.log.1"
 printf 'after rotation\n' | "$bin" console vm1 >/dev/null 2>&1
-sleep 0.5
+settle "guest got: after rotation" logs vm1
 expect 0 "guest got: after rotation" logs vm1
 check "logs: the rotated part first" grep -qF "fake guest: booting vm1" "$out"
 expect 0 "stopped vm1" stop vm1
@@ -202,7 +214,7 @@ expect 0 "stopped vm4" stop vm4
 echo "== crashed"
 expect 0 "started vm3" start vm3 --kernel "$work/kernel"
 kill -9 "$(pid_of vm3)"
-sleep 0.2
+settle "^vm3 +crashed " list
 expect 0 "vm3" list
 check "list: crashed" grep -qE "^vm3 +crashed " "$out"
 expect 1 "VM vm3 is not running (crashed)" stop vm3
