@@ -2,6 +2,7 @@
 #include "vm_runtime.hpp"
 
 #include "console_hub.hpp"
+#include "exit_summary.hpp"
 #include "guest_setup.hpp"
 #include "machine.hpp"
 #include "process_log.hpp"
@@ -181,6 +182,13 @@ int VmRuntime::run()
     log_.line(fmt::format("stopping: {}", outcome.second));
     set_state(VmState::stopping);
     const bool joined = stop_vcpus();
+    if (joined) {  // the run pages are quiet once every vCPU thread is gone
+        std::vector<const boxy_vcpu_run*> runs;
+        for (auto& vcpu : vcpus_) {
+            runs.push_back(&vcpu->run_page());
+        }
+        log_.line(format_exit_summary(runs));
+    }
     log_.line("device counters: " + machine_->stats_summary());
     log_.line(fmt::format("console: {} bytes dropped for slow clients, {} log write errors",
                           hub_->dropped_bytes(), hub_->log_errors()));
@@ -307,16 +315,18 @@ void VmRuntime::vcpu_main(std::uint32_t index)
         if (action.kind == ExitAction::Kind::resume) {
             continue;
         }
-        if (action.kind == ExitAction::Kind::shutdown) {
-            log_.line(fmt::format("vCPU {}: shutdown exit ({})", index, action.detail));
-            request_stop(VmState::stopped, action.detail);
-            break;
-        }
-        log_.line(fmt::format("vCPU {} failed: {}", index, action.detail));
+        const bool shutdown = action.kind == ExitAction::Kind::shutdown;
+        log_.line(shutdown ? fmt::format("vCPU {}: shutdown exit ({})", index, action.detail)
+                           : fmt::format("vCPU {} failed: {}", index, action.detail));
+        // The state the vCPU stopped in: for a triple fault, where the guest was.
         if (auto regs = vcpu.get_regs()) {
             log_.line(fmt::format("vCPU {} registers:\n{}", index, format_registers(*regs)));
         } else {
             log_.line(fmt::format("vCPU {}: no register dump: {}", index, regs.error().message));
+        }
+        if (shutdown) {
+            request_stop(VmState::stopped, action.detail);
+            break;
         }
         request_stop(VmState::failed,
                      fmt::format("error: vCPU {} failed: {}", index, action.detail));
