@@ -8,31 +8,42 @@
 #   boxy.guest=evil     probes memory outside its RAM (must read as all
 #                       ones: nothing of the host, the VMM or another VM),
 #                       then triple-faults (the kernel runs with reboot=t)
+#   boxy.guest=bench    prints the guest's uptime when /init started, then
+#                       powers off (tests/bench/service-vm-bench.sh)
+#   boxy.out=ttyS0      speaks on ttyS0 instead of hvc0 (the same guest under
+#                       QEMU, which has no virtio-mmio devices here)
 mkdir -p /proc /sys /dev
 mount -t proc proc /proc
+read -r init_uptime _ </proc/uptime
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
 # Ctrl-Alt-Del (boxyctl stop) signals /init instead of rebooting at once.
 echo 0 >/proc/sys/kernel/ctrl-alt-del
 name=guest
 mode=normal
+out=hvc0
 for word in $(cat /proc/cmdline); do
   case "$word" in
     boxy.name=*) name=${word#boxy.name=} ;;
     boxy.guest=*) mode=${word#boxy.guest=} ;;
+    boxy.out=*) out=${word#boxy.out=} ;;
   esac
 done
 for m in virtio_ring virtio virtio_mmio virtio_console; do
   insmod "/lib/modules/$m.ko" || echo "guest: insmod $m failed" >/dev/ttyS0
 done
 i=0
-while [ ! -c /dev/hvc0 ] && [ $i -lt 100 ]; do i=$((i + 1)); sleep 0.1; done
-if [ ! -c /dev/hvc0 ]; then
-  echo "BOXY-GUEST-FAIL: $name: no /dev/hvc0" >/dev/ttyS0
+while [ "$out" = hvc0 ] && [ ! -c /dev/hvc0 ] && [ $i -lt 100 ]; do i=$((i + 1)); sleep 0.1; done
+if [ ! -c "/dev/$out" ]; then
+  echo "BOXY-GUEST-FAIL: $name: no /dev/$out" >/dev/ttyS0
   poweroff -f
 fi
-exec </dev/hvc0 >/dev/hvc0 2>&1
-echo "BOXY-GUEST: $name up on hvc0: $(nproc) CPUs, $(grep MemTotal /proc/meminfo | tr -s ' ')"
+exec <"/dev/$out" >"/dev/$out" 2>&1
+echo "BOXY-GUEST: $name up on $out: $(nproc) CPUs, $(grep MemTotal /proc/meminfo | tr -s ' ')"
+if [ "$mode" = bench ]; then
+  echo "BOXY-GUEST: $name bench init-uptime $init_uptime s"
+  poweroff -f
+fi
 
 if [ "$mode" = evil ]; then
   # Guest-physical addresses beyond this VM's RAM: its nested page tables map
@@ -54,6 +65,6 @@ fi
 trap 'echo "BOXY-GUEST: $name shutting down"; poweroff -f' INT TERM
 echo "BOXY-GUEST: $name ready"
 while :; do
-  sh </dev/hvc0 >/dev/hvc0 2>&1 &
+  sh <"/dev/$out" >"/dev/$out" 2>&1 &
   wait $!
 done
