@@ -97,11 +97,12 @@ elif [ "$init" = vmtest ]; then
 elif [ "$init" = service-vms ]; then
   expects=(--expect "boxy: hypervisor running on $smp CPU(s)" --expect "BOXY-MARKER: service-vms-started"
     --expect "BOXY-MARKER: service-vms-console" --expect "BOXY-MARKER: service-vms-isolated"
-    --expect "BOXY-MARKER: service-vms-stopped" --expect "BOXY-MARKER: service-vms-pass")
+    --expect "BOXY-MARKER: service-vms-stopped" --expect "BOXY-MARKER: service-vms-sizes"
+    --expect "BOXY-MARKER: service-vms-pass")
   # One host thread for both vCPUs: with QEMU 7.2's multi-threaded TCG,
   # nested guests running on both vCPUs at once saw their VMCBs rewritten
   # with the VMM's own state (docs/testing.md, "Known emulator problems").
-  qemu_extra=(--mem 1536 --tcg-thread single)
+  qemu_extra=(--mem 2048 --tcg-thread single)  # room for a 1 GiB guest
   timeout=1100  # three Debian guests boot under nested TCG
 elif [ "$init" = late-launch ]; then
   expects=(--expect "booting without Boxy" --expect "BOXY-MARKER: late-launch-param-refused"

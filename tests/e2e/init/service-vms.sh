@@ -81,6 +81,25 @@ boxyctl list
 boxyctl list --json | grep -q '"running"' && fail "a VM still runs after boxyctl stop"
 marker "service-vms-stopped"
 
+# Sizes, one VM at a time. 64 MiB is too small for this kernel (its boot
+# header asks for 16 MiB + 63.6 MiB of init_size): boxy-vm refuses it with
+# a clear error and leaves nothing running. 96 MiB with one vCPU and 1 GiB
+# with two boot.
+boxyctl start tiny --kernel /boot/vmlinuz --initrd /boot/guest.img --memory 64 --vcpus 1 \
+  --cmdline "$cmd boxy.name=tiny" >/tmp/tiny.out 2>&1 && fail "a 64 MiB VM started with a 80 MiB kernel"
+cat /tmp/tiny.out
+grep -q "does not fit in VM memory" /tmp/tiny.out || fail "no clear error for a kernel larger than the VM"
+boxyctl list --json | grep -q '"running"' && fail "a refused start left a VM running"
+for size in "small 96 1" "big 1024 2"; do
+  set -- $size
+  boxyctl start "$1" --kernel /boot/vmlinuz --initrd /boot/guest.img --memory "$2" --vcpus "$3" \
+    --cmdline "$cmd boxy.name=$1" || fail "boxyctl start $1 ($2 MiB) failed"
+  wait_log "$1" "BOXY-GUEST: $1 ready" 600 || fail "$1 ($2 MiB, $3 vCPUs) did not come up"
+  boxyctl logs "$1" | grep "BOXY-GUEST: $1 up"
+  boxyctl stop "$1" || fail "boxyctl stop $1 failed"
+done
+marker "service-vms-sizes"
+
 # The VMM's pool: what it had before the first VM, it has again (its log on
 # COM1 says, and so does boxyctl once it can ask; see the host-cases check).
 rmmod boxy || fail "rmmod boxy failed once no VM was left"
