@@ -80,6 +80,7 @@ expects=()
 fails=()
 smp=2
 mem=1024
+tcg_thread=multi
 accel=auto
 use_bios=
 interactive=

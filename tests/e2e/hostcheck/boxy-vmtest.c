@@ -10,7 +10,10 @@
 // RAM; the test answers 0x77) and OUTs it; an MMIO store of 0x99 to
 // 0x20010; CPUID 0x40000000 and OUTs EBX's low byte ('K' of "KVMK"); HLT
 // with interrupts off (the test's alarm signal ends the wait: -EINTR);
-// then LIDT with limit 0 and INT3, a triple fault. Each step is checked
+// 1000 OUTs in a row (each one exit to the test); a spin with interrupts
+// off (physical interrupts still end RUN, the alarm ends it with -EINTR,
+// and the test moves RIP past it); then LIDT with limit 0 and INT3, a
+// triple fault. Each step is checked
 // against the run page; then the VM's memory must have been zeroed.
 //
 // Also checks refusals: bad VM_CREATE sizes, overlapping SET_MEMORY, a vCPU
@@ -64,6 +67,11 @@ static const unsigned char guest_code[] = {
     0x88, 0xD8,                          // mov al, bl
     0xEE,                                // out dx, al
     0xF4,                                // hlt (IF = 0)
+    0xB9, 0xE8, 0x03,                    // mov cx, 1000
+    0xEE,                                // hammer: out dx, al
+    0xE2, 0xFD,                          //         loop hammer
+    0xFA,                                // cli
+    0xEB, 0xFE,                          // spin: jmp spin (IF = 0, forever)
     0x0F, 0x01, 0x1E, 0x00, 0x30,        // lidt [0x3000]  (limit 0)
     0xCC,                                // int3: #GP, #DF, shutdown
 };
@@ -205,20 +213,50 @@ int main(void)
           strerror(errno));
     struct boxy_vcpu_regs after;
     CHECK(ioctl(vcpu, BOXY_IOCTL_GET_REGS, &after) == 0, "GET_REGS: %s", strerror(errno));
-    CHECK(after.rip == CODE_ADDRESS + sizeof guest_code - 6, "after HLT: rip %#llx, expected %#lx",
-          (unsigned long long)after.rip, (unsigned long)(CODE_ADDRESS + sizeof guest_code - 6));
+    const unsigned long after_hlt = CODE_ADDRESS + sizeof guest_code - 15;
+    CHECK(after.rip == after_hlt, "after HLT: rip %#llx, expected %#lx",
+          (unsigned long long)after.rip, after_hlt);
     printf("vmtest: HLT slept until a signal ok\n");
+
+    // A guest hammering port I/O: every access is one exit to this thread.
+    for (int i = 0; i < 1000; ++i) {
+        if (ioctl(vcpu, BOXY_IOCTL_RUN, 0) != 0 || r->exit_reason != BOXY_VM_EXIT_IO) {
+            CHECK(0, "OUT %d of 1000: RUN %s, exit reason %u", i, strerror(errno), r->exit_reason);
+            break;
+        }
+    }
+    printf("vmtest: 1000 OUTs in a row ok\n");
+
+    // Spinning with IF=0 keeps neither the CPU nor the host: physical
+    // interrupts exit the guest, so the alarm's signal ends RUN.
+    const unsigned long long interrupts = r->exits_by_reason[BOXY_EXIT_INTERRUPT];
+    alarm(2);
+    rc = ioctl(vcpu, BOXY_IOCTL_RUN, 0);
+    CHECK(rc < 0 && errno == EINTR, "spin with IF=0: RUN returned %d (%s), expected EINTR", rc,
+          strerror(errno));
+    CHECK(r->exits_by_reason[BOXY_EXIT_INTERRUPT] > interrupts,
+          "spin with IF=0: no physical interrupt ended a VMRUN");
+    CHECK(ioctl(vcpu, BOXY_IOCTL_GET_REGS, &after) == 0, "GET_REGS: %s", strerror(errno));
+    const unsigned long spin = CODE_ADDRESS + sizeof guest_code - 8;
+    CHECK(after.rip == spin && (after.rflags & 0x200) == 0, "spin: rip %#llx rflags %#llx",
+          (unsigned long long)after.rip, (unsigned long long)after.rflags);
+    printf("vmtest: spin with IF=0 ended by a signal ok (%llu physical interrupts meanwhile)\n",
+           (unsigned long long)(r->exits_by_reason[BOXY_EXIT_INTERRUPT] - interrupts));
+    after.rip = spin + 2;
+    CHECK(ioctl(vcpu, BOXY_IOCTL_SET_REGS, &after) == 0, "SET_REGS past the spin: %s",
+          strerror(errno));
 
     run(vcpu, r, BOXY_VM_EXIT_SHUTDOWN, "triple fault");
     run(vcpu, r, BOXY_VM_EXIT_SHUTDOWN, "RUN after shutdown");
     printf(
         "vmtest: triple fault ok: %llu exits, %llu to the host (io %llu, npf %llu, cpuid %llu, "
-        "hlt %llu, shutdown %llu)\n",
+        "hlt %llu, interrupt %llu, shutdown %llu)\n",
         (unsigned long long)r->exits, (unsigned long long)r->host_exits,
         (unsigned long long)r->exits_by_reason[BOXY_EXIT_IO],
         (unsigned long long)r->exits_by_reason[BOXY_EXIT_NESTED_PAGE_FAULT],
         (unsigned long long)r->exits_by_reason[BOXY_EXIT_CPUID],
         (unsigned long long)r->exits_by_reason[BOXY_EXIT_HLT],
+        (unsigned long long)r->exits_by_reason[BOXY_EXIT_INTERRUPT],
         (unsigned long long)r->exits_by_reason[BOXY_EXIT_SHUTDOWN]);
 
     munmap((void*)r, 4096);
