@@ -27,6 +27,10 @@ if insmod /lib/modules/boxy.ko; then
     boxyctl list
     echo "==== boxyctl logs web (its hvc0 console) ===="
     boxyctl logs web | tail -n 12
+    if ! boxyctl logs web 2>/dev/null | grep -q 'web ready'; then
+      echo "==== web is not ready after 300 s; its boxy-vm.log ends with ===="
+      tail -n 20 /run/boxy/vms/web/boxy-vm.log
+    fi
     echo "====  (attach with: boxyctl console web; Ctrl-] detaches) ===="
     marker "demo-service-vm-up"
   fi
