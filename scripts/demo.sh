@@ -27,10 +27,7 @@ strip -o "$demo/boxyctl" "$build/tools/boxyctl/static/boxyctl"
 strip -o "$demo/boxy-vm" "$build/tools/boxyctl/static/boxy-vm"
 # The service VM: the same Debian kernel with a small initramfs that loads
 # virtio_mmio and virtio_console and talks on hvc0 (tests/e2e/init/service-guest.sh).
-mods="$assets/kernel/root/lib/modules/$(cat "$assets/kernel/kernel-version")/kernel/drivers"
-"$e2e/mkinitramfs.sh" --out "$demo/guest.img" --init "$e2e/init/service-guest.sh" \
-  --add "$mods/virtio/virtio.ko:/lib/modules/" --add "$mods/virtio/virtio_ring.ko:/lib/modules/" \
-  --add "$mods/virtio/virtio_mmio.ko:/lib/modules/" --add "$mods/char/virtio_console.ko:/lib/modules/"
+"$e2e/mkguest.sh" "$demo/guest.img" "$assets"
 "$e2e/mkinitramfs.sh" --out "$demo/initrd.img" --init "$e2e/init/demo.sh" \
   --add "$demo/boxyctl:/bin/boxyctl" --add "$build/drivers/linux/boxy.ko:/lib/modules/boxy.ko" \
   --add "$demo/boxy-vm:/bin/boxy-vm" --add "$demo/guest.img:/boot/guest.img" \

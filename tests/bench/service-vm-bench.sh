@@ -35,11 +35,7 @@ qemu=$(command -v qemu-system-x86_64) ||
 
 strip -o "$work/boxyctl" "$build/tools/boxyctl/static/boxyctl"
 strip -o "$work/boxy-vm" "$build/tools/boxyctl/static/boxy-vm"
-"$here/mkinitramfs.sh" --out "$work/guest.img" --init "$here/init/service-guest.sh" \
-  --add "$mods/drivers/virtio/virtio.ko:/lib/modules/" \
-  --add "$mods/drivers/virtio/virtio_ring.ko:/lib/modules/" \
-  --add "$mods/drivers/virtio/virtio_mmio.ko:/lib/modules/" \
-  --add "$mods/drivers/char/virtio_console.ko:/lib/modules/" >/dev/null
+"$here/mkguest.sh" "$work/guest.img" "$assets" >/dev/null
 # QEMU in the host's initramfs: the binary, its libraries and the firmware
 # a -kernel boot of -machine pc reads.
 adds=(--add "$qemu:/bin/qemu-system-x86_64")

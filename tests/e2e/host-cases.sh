@@ -64,11 +64,7 @@ elif [ "$init" = service-vms ]; then
   # The service VMs boot the host's own Debian kernel with a small
   # initramfs that loads virtio_mmio and virtio_console (init/service-guest.sh).
   : "${BOXY_VM:?}"
-  mods="$E2E_ASSETS/kernel/root/lib/modules/$(cat "$E2E_ASSETS/kernel/kernel-version")/kernel/drivers"
-  "$here/mkinitramfs.sh" --out "$work/guest.img" --init "$here/init/service-guest.sh" \
-    --add "$mods/virtio/virtio.ko:/lib/modules/" --add "$mods/virtio/virtio_ring.ko:/lib/modules/" \
-    --add "$mods/virtio/virtio_mmio.ko:/lib/modules/" \
-    --add "$mods/char/virtio_console.ko:/lib/modules/"
+  "$here/mkguest.sh" "$work/guest.img" "$E2E_ASSETS"
   strip -o "$work/boxy-vm" "$BOXY_VM"
   extra=(--add "$work/boxy-vm:/bin/boxy-vm" --add "$work/guest.img:/boot/guest.img"
     --add "$E2E_ASSETS/kernel/vmlinuz:/boot/vmlinuz")
