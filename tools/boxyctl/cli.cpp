@@ -120,11 +120,16 @@ ParsedCommandLine parse_command_line(std::span<const char* const> args, std::ost
         ->check(CLI::Range(0U, kMaxStopTimeoutSeconds))
         ->capture_default_str();
 
+    RegistersCommand registers;
+    CLI::App* registers_app = app.add_subcommand(
+        "registers", "Print each vCPU's registers and exit counts (a stuck guest: where is it?)");
+    registers_app->add_option("name", registers.name, "The VM's name")->required()->check(vm_name);
+
     try {
         app.parse(static_cast<int>(args.size()), args.data());
         if (app.get_subcommands().empty()) {
             throw CLI::RequiredError{
-                "A command (version, stats, start, list, logs, console or stop)"};
+                "A command (version, stats, start, list, logs, console, stop or registers)"};
         }
     } catch (const CLI::ParseError& error) {
         // Help and --version exit 0; every parse error is a usage error.
@@ -156,6 +161,8 @@ ParsedCommandLine parse_command_line(std::span<const char* const> args, std::ost
         options.command = console;
     } else if (*stop_app) {
         options.command = stop;
+    } else if (*registers_app) {
+        options.command = registers;
     } else {
         options.command = version;
     }

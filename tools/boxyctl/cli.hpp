@@ -64,8 +64,13 @@ struct StopCommand {
     std::uint32_t timeout_seconds = kDefaultStopTimeoutSeconds;
 };
 
+// Each vCPU's registers and exit counts, for a guest that seems stuck.
+struct RegistersCommand {
+    std::string name;
+};
+
 using Command = std::variant<VersionCommand, StatsCommand, StartCommand, ListCommand, LogsCommand,
-                             ConsoleCommand, StopCommand>;
+                             ConsoleCommand, StopCommand, RegistersCommand>;
 
 // Whether the command works on service VMs (no /dev/boxy ioctls).
 [[nodiscard]] bool is_vm_command(const Command& command);

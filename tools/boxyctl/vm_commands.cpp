@@ -155,6 +155,9 @@ int run_vm_command(const Command& command, const VmEnvironment& environment, std
     if (const auto* console = std::get_if<ConsoleCommand>(&command)) {
         return run_console(*console, environment, err);
     }
+    if (const auto* registers = std::get_if<RegistersCommand>(&command)) {
+        return run_registers(*registers, environment, out, err);
+    }
     return run_stop(std::get<StopCommand>(command), environment, out, err);
 }
 
@@ -295,6 +298,42 @@ int run_stop(const StopCommand& command, const VmEnvironment& environment, std::
                                         command.name, pid, kKillTimeout.count() / 1000));
     }
     return finish(command.force ? "killed with --force" : "killed: " + reason);
+}
+
+// `registers\n` on control.sock: boxy-vm answers with every vCPU's dump
+// (it waits up to 2 s for the vCPU threads), then "ok".
+int run_registers(const RegistersCommand& command, const VmEnvironment& environment,
+                  std::ostream& out, std::ostream& err)
+{
+    const std::string directory = vm_directory(environment, command.name);
+    if (!vm_exists(directory)) {
+        return vm_fail(err, no_such_vm(command.name));
+    }
+    const std::string path = path_in(directory, kControlSocket);
+    auto socket = connect_unix(path);
+    if (!socket) {
+        return vm_fail(err, fmt::format("VM {} is not running ({})", command.name,
+                                        state_when_gone(read_vm_state(directory))));
+    }
+    if (!send_all(socket->get(), "registers\n")) {
+        return vm_fail(err, fmt::format("cannot send to {}: {}", path, errno_text(errno)));
+    }
+    const auto deadline = std::chrono::steady_clock::now() + kControlReplyTimeout;
+    for (;;) {
+        const LineRead reply = read_line(socket->get(), deadline);
+        if (reply.end == LineEnd::line && reply.text == "ok") {
+            return kExitOk;
+        }
+        if (reply.end == LineEnd::line && reply.text.starts_with("error: ")) {
+            return vm_fail(err, fmt::format("VM {}: {}", command.name, reply.text.substr(7)));
+        }
+        if (reply.end == LineEnd::line) {
+            out << reply.text << '\n';
+            continue;
+        }
+        return vm_fail(err, fmt::format("{} did not finish its answer (it {})", path,
+                                        reply.end == LineEnd::timeout ? "timed out" : "closed"));
+    }
 }
 
 }  // namespace boxy::boxyctl

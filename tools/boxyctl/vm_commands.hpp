@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 //
-// The service-VM commands: start (vm_start.cpp), list, logs, stop
-// (vm_commands.cpp) and console (console.cpp). They work on the VM
+// The service-VM commands: start (vm_start.cpp), list, logs, stop,
+// registers (vm_commands.cpp) and console (console.cpp). They work on the VM
 // directories under the state root and on boxy-vm's sockets and process;
 // none of them talks to /dev/boxy (start only checks that it opens).
 // Each returns boxyctl's exit code, with errors on err ("boxyctl: ...").
@@ -25,6 +25,8 @@ namespace boxy::boxyctl {
                            std::ostream& out, std::ostream& err);
 [[nodiscard]] int run_stop(const StopCommand& command, const VmEnvironment& environment,
                            std::ostream& out, std::ostream& err);
+[[nodiscard]] int run_registers(const RegistersCommand& command, const VmEnvironment& environment,
+                                std::ostream& out, std::ostream& err);
 // The terminal is stdin and stdout (file descriptors 0 and 1).
 [[nodiscard]] int run_console(const ConsoleCommand& command, const VmEnvironment& environment,
                               std::ostream& err);

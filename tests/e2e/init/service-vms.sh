@@ -32,6 +32,10 @@ wait_log() {
   done
   echo "init: '$2' not in the log of $1 after $((i / 2)) s; console log follows"
   boxyctl logs "$1" | tail -n 40
+  echo "init: where the vCPUs of $1 are (twice, 1 s apart)"
+  boxyctl registers "$1"
+  sleep 1
+  boxyctl registers "$1"
   echo "init: boxy-vm.log of $1 follows"
   tail -n 40 "/run/boxy/vms/$1/boxy-vm.log"
   return 1

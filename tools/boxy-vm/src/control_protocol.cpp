@@ -13,6 +13,9 @@ ControlCommand parse_control_command(std::string_view line)
     if (line == "status") {
         return ControlCommand::status;
     }
+    if (line == "registers") {
+        return ControlCommand::registers;
+    }
     return ControlCommand::unknown;
 }
 

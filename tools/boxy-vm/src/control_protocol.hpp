@@ -20,7 +20,9 @@
 
 namespace boxy::vm {
 
-enum class ControlCommand : std::uint8_t { stop, status, unknown };
+// stop: "ok" once Ctrl-Alt-Del is sent; status: state.json's JSON;
+// registers: each vCPU's exit counts and registers, then "ok".
+enum class ControlCommand : std::uint8_t { stop, status, registers, unknown };
 
 [[nodiscard]] ControlCommand parse_control_command(std::string_view line);
 

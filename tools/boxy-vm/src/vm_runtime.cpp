@@ -8,6 +8,7 @@
 #include "process_log.hpp"
 #include "service_loop.hpp"
 #include "state_file.hpp"
+#include "vcpu_dump.hpp"
 #include "virtio/guest_memory.hpp"
 
 #include <array>
@@ -30,6 +31,8 @@ namespace {
 // How long teardown keeps kicking vCPU threads out of RUN.
 constexpr auto kStopTimeout = std::chrono::seconds{5};
 constexpr auto kKickInterval = std::chrono::milliseconds{10};
+// How long `boxyctl registers` waits for the vCPU threads to answer.
+constexpr auto kDumpTimeout = std::chrono::milliseconds{2000};
 
 // The guest's RAM: an anonymous private mapping that boxy.ko pins
 // (BOXY_IOCTL_SET_MEMORY), so no MAP_NORESERVE: every page is committed.
@@ -109,6 +112,8 @@ private:
     [[nodiscard]] Result<void, std::string> set_up();
     [[nodiscard]] Result<void, std::string> start_vcpus();
     void vcpu_main(std::uint32_t index);
+    void answer_dump(std::uint32_t index, Vcpu& vcpu);
+    [[nodiscard]] std::string dump_vcpus();
     void request_stop(VmState state, std::string reason);
     [[nodiscard]] bool stop_vcpus();
     void set_state(VmState state, std::string exit_reason = {});
@@ -140,6 +145,7 @@ private:
 
     std::vector<std::thread> threads_;
     std::unique_ptr<std::atomic<bool>[]> exited_;
+    std::unique_ptr<VcpuDump> dump_;
     std::mutex stop_mutex_;
     std::optional<std::pair<VmState, std::string>> stop_;
     std::atomic<bool> stop_requested_{false};
@@ -281,6 +287,7 @@ Result<void, std::string> VmRuntime::set_up()
 Result<void, std::string> VmRuntime::start_vcpus()
 {
     exited_ = std::make_unique<std::atomic<bool>[]>(options_->vcpus);
+    dump_ = std::make_unique<VcpuDump>(options_->vcpus);
     for (std::uint32_t index = 0; index < options_->vcpus; ++index) {
         try {
             threads_.emplace_back([this, index] { vcpu_main(index); });
@@ -303,6 +310,7 @@ void VmRuntime::vcpu_main(std::uint32_t index)
     Vcpu& vcpu = *vcpus_[index];
     while (!stop_requested_.load()) {
         auto ran = vcpu.run();
+        answer_dump(index, vcpu);
         if (!ran) {
             request_stop(VmState::failed,
                          fmt::format("error: vCPU {}: {}", index, ran.error().message));
@@ -333,6 +341,42 @@ void VmRuntime::vcpu_main(std::uint32_t index)
         break;
     }
     exited_[index].store(true);
+}
+
+void VmRuntime::answer_dump(std::uint32_t index, Vcpu& vcpu)
+{
+    const std::uint64_t request = dump_->wanted(index);
+    if (request == 0) {
+        return;
+    }
+    const boxy_vcpu_run* run = &vcpu.run_page();
+    std::string text = fmt::format("vCPU {} {}\n", index, format_exit_summary({&run, 1}));
+    if (auto regs = vcpu.get_regs()) {
+        text += format_registers(*regs);
+    } else {
+        text += "no registers: " + regs.error().message;
+    }
+    dump_->answer(index, request, std::move(text));
+}
+
+std::string VmRuntime::dump_vcpus()
+{
+    if (!dump_) {
+        return "error: the vCPUs are not running\n";
+    }
+    const auto texts = dump_->collect(
+        [this](std::uint32_t index) {
+            if (index < threads_.size() && !exited_[index].load()) {
+                vcpus_[index]->kick(threads_[index].native_handle());
+            }
+        },
+        kDumpTimeout, kKickInterval);
+    std::string reply;
+    for (const auto& text : texts) {
+        reply += text + "\n";
+    }
+    log_.line("registers requested:\n" + reply);
+    return reply + "ok\n";
 }
 
 void VmRuntime::request_stop(VmState state, std::string reason)
@@ -390,6 +434,7 @@ std::string VmRuntime::control(ControlCommand command)
             log_.line("shutdown requested: Ctrl-Alt-Del sent to the guest");
             set_state(VmState::stopping);
             return "ok\n";
+        case ControlCommand::registers: return dump_vcpus();
         case ControlCommand::unknown: break;
     }
     return std::string{kUnknownCommandReply};

@@ -9,6 +9,8 @@ TEST_CASE("control: commands", "[control]")
 {
     CHECK(parse_control_command("stop") == ControlCommand::stop);
     CHECK(parse_control_command("status") == ControlCommand::status);
+    CHECK(parse_control_command("registers") == ControlCommand::registers);
+    CHECK(parse_control_command("registers 0") == ControlCommand::unknown);
     CHECK(parse_control_command("") == ControlCommand::unknown);
     CHECK(parse_control_command("STOP") == ControlCommand::unknown);
     CHECK(parse_control_command(" stop") == ControlCommand::unknown);

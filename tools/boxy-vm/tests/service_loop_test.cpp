@@ -35,6 +35,7 @@ public:
         switch (command) {
             case ControlCommand::stop: ++stops; return "ok\n";
             case ControlCommand::status: return "{\"state\":\"running\"}\n";
+            case ControlCommand::registers: return "vCPU 0\nok\n";
             case ControlCommand::unknown: break;
         }
         return std::string{kUnknownCommandReply};

@@ -132,6 +132,24 @@ struct TestVm {
                 static_cast<ssize_t>(line.size()));
         return read_line(socket->get());
     }
+    // A multi-line answer, up to its final "ok" (or end of file).
+    std::string control_until_ok(const std::string& command) const
+    {
+        auto socket = connect_unix(dir.file("control.sock"));
+        REQUIRE(socket);
+        const std::string line = command + "\n";
+        REQUIRE(::send(socket->get(), line.data(), line.size(), MSG_NOSIGNAL) ==
+                static_cast<ssize_t>(line.size()));
+        std::string text;
+        for (std::string got = read_line(socket->get()); !got.empty();
+             got = read_line(socket->get())) {
+            text += got;
+            if (got == "ok\n") {
+                break;
+            }
+        }
+        return text;
+    }
 };
 
 }  // namespace
@@ -254,6 +272,23 @@ TEST_CASE("runtime: control socket status, and stop before the guest can take it
     // The guest never set up its keyboard: it cannot be asked.
     CHECK(vm.control("stop").rfind("error: ", 0) == 0);
     CHECK(vm.state()["state"] == "running");
+}
+
+TEST_CASE("runtime: registers kicks every vCPU out of RUN and answers for each", "[runtime]")
+{
+    TestVm vm;
+    vm.options.vcpus = 2;
+    REQUIRE(vm.start() == "ready\n");
+    // Both vCPUs sit in RUN (halted, or waiting for a start-up IPI).
+    const std::string text = vm.control_until_ok("registers");
+    CHECK(text.find("vCPU 0 exits: ") != std::string::npos);
+    CHECK(text.find("vCPU 1 exits: ") != std::string::npos);
+    CHECK(text.find("rip ffffffff81001234") != std::string::npos);
+    CHECK(text.find("no answer") == std::string::npos);
+    CHECK(text.ends_with("ok\n"));
+    // Asked twice: each request gets fresh answers.
+    CHECK(vm.control_until_ok("registers").find("vCPU 1 exits: ") != std::string::npos);
+    CHECK(vm.dir.read("boxy-vm.log").find("registers requested:") != std::string::npos);
 }
 
 TEST_CASE("runtime: stop sends Ctrl-Alt-Del; the guest powers off", "[runtime]")

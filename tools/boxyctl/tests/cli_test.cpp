@@ -18,6 +18,7 @@ using boxy::boxyctl::LogsCommand;
 using boxy::boxyctl::parse_command_line;
 using boxy::boxyctl::parse_cpu_index;
 using boxy::boxyctl::ParsedCommandLine;
+using boxy::boxyctl::RegistersCommand;
 using boxy::boxyctl::StartCommand;
 using boxy::boxyctl::StatsCommand;
 using boxy::boxyctl::StopCommand;
@@ -111,7 +112,9 @@ TEST_CASE("cli: usage errors exit 2 with a message on stderr")
         CHECK(p.out.empty());
         CHECK(p.err.find(message) != std::string::npos);
     };
-    usage_error({}, "A command (version, stats, start, list, logs, console or stop) is required");
+    usage_error(
+        {},
+        "A command (version, stats, start, list, logs, console, stop or registers) is required");
     usage_error({"frobnicate"}, "frobnicate");
     usage_error({"version", "stats"}, "stats");
     usage_error({"stats", "--bogus"}, "--bogus");
@@ -167,7 +170,7 @@ TEST_CASE("cli: start")
     CHECK(std::get<StartCommand>(empty.result.options->command).cmdline == "");
 }
 
-TEST_CASE("cli: list, logs, console, stop")
+TEST_CASE("cli: list, logs, console, stop, registers")
 {
     const Parse list = parse({"list", "--json"});
     REQUIRE(list.result.options);
@@ -193,6 +196,11 @@ TEST_CASE("cli: list, logs, console, stop")
     const auto& force = std::get<StopCommand>(forced.result.options->command);
     CHECK(force.force);
     CHECK(force.timeout_seconds == 0);
+
+    const Parse registers = parse({"registers", "web"});
+    REQUIRE(registers.result.options);
+    CHECK(std::get<RegistersCommand>(registers.result.options->command).name == "web");
+    CHECK(is_vm_command(registers.result.options->command));
 
     CHECK_FALSE(is_vm_command(parse({"version"}).result.options->command));
     CHECK_FALSE(is_vm_command(parse({"stats"}).result.options->command));
@@ -221,12 +229,13 @@ TEST_CASE("cli: service-VM usage errors")
     usage_error({"stop", "web", "--timeout", "-1"}, "--timeout");
     usage_error({"stop", "web", "--timeout", "86401"}, "--timeout");
     usage_error({"list", "web"}, "web");
+    usage_error({"registers"}, "name is required");
 }
 
 TEST_CASE("cli: help lists the service-VM commands")
 {
     const Parse help = parse({"--help"});
-    for (const char* command : {"start", "list", "logs", "console", "stop"}) {
+    for (const char* command : {"start", "list", "logs", "console", "stop", "registers"}) {
         CHECK(help.out.find(command) != std::string::npos);
     }
     const Parse console = parse({"console", "--help"});

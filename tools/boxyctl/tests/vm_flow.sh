@@ -238,6 +238,7 @@ echo "== unknown VMs"
 expect 1 "there is no VM named nope (boxyctl list shows the VMs)" stop nope
 expect 1 "there is no VM named nope" logs nope
 expect 1 "there is no VM named nope" console nope
+expect 1 "there is no VM named nope" registers nope
 BOXY_STATE_DIR=$work/nothing expect 0 "[]" list --json
 BOXY_STATE_DIR=$work/nothing expect 0 "name  state  vcpus  memory  uptime  pid" list
 
