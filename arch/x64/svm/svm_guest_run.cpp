@@ -127,30 +127,63 @@ void take_startup_ipis(Vcpu& vcpu, Vmcb& v)
     }
 }
 
-// Delivers the local APIC's highest pending interrupt if the guest can take
-// it now, else asks for an exit when it can (V_IRQ + VINTR intercept, APM
-// Vol. 2, 15.21.4).
-void inject_interrupts(Vcpu& vcpu, Vmcb& v)
+// Posts the local APIC's highest pending interrupt as the guest's virtual
+// interrupt (V_IRQ, V_INTR_VECTOR; APM Vol. 2, 15.21.4): the CPU delivers
+// it through the guest's IDT as soon as the guest can take it (RFLAGS.IF
+// set, no interrupt shadow), without an exit, and clears V_IRQ when it
+// does. The local APIC already weighed TPR and in-service vectors, hence
+// V_IGN_TPR. Returns the vector posted; it stays requested in the IRR
+// until settle_interrupts() sees it taken.
+//
+// Not EVENTINJ: QEMU's TCG (7.2 and later) delivers an injected external
+// interrupt during VMRUN but leaves it as the CPU's pending exception, and
+// the next exit request of its own (a round-robin kick, say) delivers the
+// same vector again, at the handler's first instruction with IF clear: a
+// Linux guest then faults on its user GS base until its stack overflows
+// (docs/testing.md, "Known emulator problems"). Its virtual-interrupt path
+// has no such flaw, and on hardware both are architectural.
+std::optional<std::uint8_t> post_interrupt(Vcpu& vcpu, Vmcb& v)
 {
-    if ((v.control.event_inject & event::kValid) != 0) {
-        return;  // an event to re-deliver comes first
-    }
+    v.control.vintr &= ~(vintr::kIrq | vintr::kPriorityMax | vintr::kIgnoreTpr | vintr::kVector);
+    v.control.intercept_misc1 &= ~misc1::kVintr;
     vmm::SpinlockGuard guard{vcpu.apic_lock};
     vcpu.lapic.advance(rdtsc());
     const auto vector = vcpu.lapic.pending();
-    v.control.vintr &= ~(vintr::kIrq | vintr::kPriorityMax | vintr::kIgnoreTpr);
-    v.control.intercept_misc1 &= ~misc1::kVintr;
-    if (!vector) {
-        return;
+    if (vector) {
+        v.control.vintr |= vintr::kIrq | vintr::kPriorityMax | vintr::kIgnoreTpr |
+                           (std::uint64_t{*vector} << vintr::kVectorShift);
     }
-    const bool shadow = (v.control.interrupt_shadow & 1) != 0;
-    if ((v.save.rflags & kRflagsIf) != 0 && !shadow) {
-        (void)vcpu.lapic.acknowledge(*vector);
-        v.control.event_inject = *vector | event::kValid;  // type 0: external interrupt
-        return;
+    return vector;
+}
+
+// After VMRUN: the posted interrupt is in service if the guest took it
+// (V_IRQ clear) and no exit cut its delivery short; a cut-short delivery
+// is in EXITINTINFO (APM Vol. 2, 15.7.2) and the vector stays requested, to
+// be posted again. Any other event the exit interrupted (an exception) is
+// delivered again through EVENTINJ.
+void settle_interrupts(Vcpu& vcpu, Vmcb& v, std::optional<std::uint8_t> posted)
+{
+    const std::uint64_t info = v.control.exit_int_info;
+    const bool valid = (info & event::kValid) != 0;
+    const auto vector = static_cast<std::uint8_t>(info & event::kVectorMask);
+    const std::uint64_t type = info & event::kTypeMask;
+    // QEMU's TCG records an external interrupt it was delivering as an
+    // exception with that vector; no exception has a vector above 31.
+    const bool interrupt =
+        valid && (type == event::kTypeInterrupt || (type == event::kTypeException && vector >= 32));
+    const bool cut_short = interrupt && posted && vector == *posted;
+    if (posted && (v.control.vintr & vintr::kIrq) == 0 && !cut_short) {
+        vmm::SpinlockGuard guard{vcpu.apic_lock};
+        (void)vcpu.lapic.acknowledge(*posted);
     }
-    v.control.vintr |= vintr::kIrq | vintr::kPriorityMax | vintr::kIgnoreTpr;
-    v.control.intercept_misc1 |= misc1::kVintr;
+    v.control.vintr &= ~vintr::kIrq;
+    if (!valid || cut_short) {
+        v.control.event_inject = 0;
+    } else if (interrupt) {
+        v.control.event_inject = vector | event::kTypeInterrupt | event::kValid;
+    } else {
+        v.control.event_inject = info;
+    }
 }
 
 std::uint64_t edx_eax(const Vcpu& vcpu, const Vmcb& v)
@@ -349,7 +382,7 @@ Exit handle_exit(vmm::PerCpu& cpu, Vcpu& vcpu, Vmcb& v)
         case exit_code::kIntr:
         case exit_code::kNmi:
         case exit_code::kSmi: exit.reason = BOXY_VM_EXIT_INTERRUPTED; return exit;
-        case exit_code::kVintr: return exit;  // the window is open: inject next round
+        case exit_code::kVintr: return exit;  // not intercepted (post_interrupt)
         case exit_code::kCpuid: {
             const vmm::ServiceCpuidContext ctx{
                 vcpu.index, vcpu.vm->vcpu_count, [](std::uint32_t leaf, std::uint32_t subleaf) {
@@ -456,7 +489,7 @@ std::uint32_t run_vcpu(vmm::PerCpu& cpu, Vcpu& vcpu)
             exit.reason = BOXY_VM_EXIT_HLT;
             break;
         }
-        inject_interrupts(vcpu, v);
+        const auto posted = post_interrupt(vcpu, v);
         // GIF is clear in the VMM, so STI lets no interrupt in here; it
         // makes VMRUN record IF=1 as the host's, and with V_INTR_MASKING
         // every physical interrupt then exits the guest (APM 15.21.1).
@@ -464,9 +497,7 @@ std::uint32_t run_vcpu(vmm::PerCpu& cpu, Vcpu& vcpu)
         boxy_svm_vmrun(&vcpu.gprs, vcpu.control_pa);
         asm volatile("cli" ::: "memory");
         v.control.tlb_control = 0;
-        // An event the exit interrupted is delivered again (APM 15.7.2).
-        v.control.event_inject =
-            (v.control.exit_int_info & event::kValid) != 0 ? v.control.exit_int_info : 0;
+        settle_interrupts(vcpu, v, posted);
         ++vcpu.exits;
         const auto reason =
             static_cast<unsigned>(reason_of(v.control.exit_code, v.control.exit_info1));

@@ -198,6 +198,9 @@ inline constexpr std::uint64_t kInvalid = ~0ULL;
 
 // EVENTINJ (APM Vol. 2, 15.20 "Event Injection").
 namespace event {
+inline constexpr std::uint64_t kVectorMask = 0xFF;
+inline constexpr std::uint64_t kTypeMask = 7ULL << 8;
+inline constexpr std::uint64_t kTypeInterrupt = 0;  // external (INTR)
 inline constexpr std::uint64_t kTypeNmi = 2ULL << 8;
 inline constexpr std::uint64_t kTypeException = 3ULL << 8;
 inline constexpr std::uint64_t kErrorCodeValid = 1ULL << 11;
@@ -210,6 +213,8 @@ inline constexpr std::uint64_t kIrq = 1ULL << 8;  // V_IRQ: a virtual interrupt 
 inline constexpr std::uint64_t kPriorityMax = 0xFULL << 16;  // V_INTR_PRIO
 inline constexpr std::uint64_t kIgnoreTpr = 1ULL << 20;      // V_IGN_TPR
 inline constexpr std::uint64_t kMasking = 1ULL << 24;        // V_INTR_MASKING
+inline constexpr unsigned kVectorShift = 32;                 // V_INTR_VECTOR (VMCB 0x64)
+inline constexpr std::uint64_t kVector = 0xFFULL << kVectorShift;
 }  // namespace vintr
 
 // VMCB clean bits (APM Vol. 2, 15.15.3): a set bit tells the CPU that the
