@@ -4,7 +4,7 @@
 // VMCBs, their registers, and the run loop BOXY_CALL_VCPU_RUN enters on the
 // calling CPU. The loop handles in the VMM only what is hot and needs no
 // host: CPUID, MSRs (the local APIC among them), HLT with an interrupt to
-// deliver, interrupt windows. Port I/O, MMIO, HLT with nothing to deliver,
+// deliver. Port I/O, MMIO, HLT with nothing to deliver,
 // shutdown and every physical interrupt return to the host, which schedules.
 //
 // The run loop nests inside the host's own exit: the host VM's VMCB waits
