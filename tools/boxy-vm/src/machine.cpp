@@ -4,9 +4,21 @@
 #include "acpi.hpp"
 #include "guest_setup.hpp"
 
+#include <ctime>
 #include <fmt/format.h>
 
 namespace boxy::vm {
+namespace {
+
+std::uint64_t monotonic_ns()
+{
+    timespec now{};
+    (void)::clock_gettime(CLOCK_MONOTONIC, &now);
+    return static_cast<std::uint64_t>(now.tv_sec) * 1'000'000'000U +
+           static_cast<std::uint64_t>(now.tv_nsec);
+}
+
+}  // namespace
 
 std::string describe_failure(const boxy_vcpu_run& run)
 {
@@ -39,6 +51,7 @@ Machine::Machine(const Connections& connections)
                  }
              }},
       power_{connections.power},
+      pit_{monotonic_ns},
       console_{*connections.memory, *connections.console,
                [this] { console_slot_.signal_used_buffers(); },
                [this] { console_slot_.set_needs_reset(); }},
@@ -58,6 +71,8 @@ void Machine::wire(const IoBus::Logger& log)
                     bus_.add_ports(kSleepControlPort, 1, power_) &&
                     bus_.add_ports(kSleepStatusPort, 1, power_) &&
                     bus_.add_ports(kResetPort, 1, power_) &&
+                    bus_.add_ports(PitChannel2::kCounterPort, 2, pit_) &&
+                    bus_.add_ports(PitChannel2::kPortB, 1, pit_) &&
                     bus_.add_mmio(kGuestDevices[0].base, kVirtioMmioStride, console_slot_) &&
                     bus_.add_mmio(kIoApicAddress, kApicPageSize, ioapic_);
     if (!ok && log) {
@@ -130,7 +145,7 @@ std::string Machine::stats_summary() const
         "I/O APIC delivered {}, refused {}, lost while masked {}, no destination {}, "
         "bad vector {}, unsupported delivery {}, bad accesses {}; virtio-console out {} "
         "in {} input dropped {} broken queues {}, transport refused {}; UART bad accesses {}; "
-        "i8042 ignored {}; power ignored {}",
+        "i8042 ignored {}; power ignored {}; PIT ignored {}",
         bus.unknown_port_reads, bus.unknown_port_writes, bus.unknown_mmio_reads,
         bus.unknown_mmio_writes, bus.bad_width, ioapic.delivered, ioapic.inject_failures,
         ioapic.lost_while_masked, ioapic.no_destination, ioapic.bad_vector,
@@ -138,7 +153,8 @@ std::string Machine::stats_summary() const
         console.input_dropped, console.broken_queues,
         console_transport_.stats().bad_access + console_transport_.stats().unknown_offset +
             console_transport_.stats().wrong_direction + console_transport_.stats().ignored_writes,
-        uart_.bad_accesses(), i8042_.ignored_accesses(), power_.ignored_accesses());
+        uart_.bad_accesses(), i8042_.ignored_accesses(), power_.ignored_accesses(),
+        pit_.ignored_accesses());
 }
 
 }  // namespace boxy::vm

@@ -22,6 +22,7 @@
 #include "interrupts.hpp"
 #include "io_bus.hpp"
 #include "ioapic.hpp"
+#include "pit.hpp"
 #include "power.hpp"
 #include "uart.hpp"
 #include "virtio/guest_memory.hpp"
@@ -105,6 +106,7 @@ private:
     Uart uart_;
     I8042 i8042_;
     PowerControl power_;
+    PitChannel2 pit_;
     VirtioConsole console_;
     virtio::VirtioMmioTransport console_transport_;
     VirtioMmioSlot console_slot_;

@@ -2,12 +2,14 @@
 //
 // libFuzzer target: the register interfaces a guest reaches with port I/O
 // and MMIO: the I/O APIC (with devices driving its pins), the 16550 UART,
-// the i8042 and the power registers, wired as on the board (UART on pin 4,
+// the i8042, the power registers and PIT channel 2 (on a clock the input
+// moves), wired as on the board (UART on pin 4,
 // keyboard on pin 1). Any sequence of accesses, line changes and EOIs must
 // keep the invariants below and never touch memory it should not (ASan).
 #include "fuzz_input.hpp"
 #include "i8042.hpp"
 #include "ioapic.hpp"
+#include "pit.hpp"
 #include "power.hpp"
 #include "uart.hpp"
 
@@ -71,12 +73,14 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     int resets = 0;
     I8042 i8042{keyboard, [&resets] { ++resets; }};
     PowerControl power{[](PowerEvent) {}};
+    std::uint64_t now_ns = 0;
+    PitChannel2 pit{[&now_ns] { return now_ns; }};
 
     for (int step = 0; step < 2000 && !input.empty(); ++step) {
         const auto op = input.next<std::uint8_t>();
         const auto selector = input.next<std::uint8_t>();
         const std::uint32_t width = width_of(selector);
-        switch (op % 10) {
+        switch (op % 12) {
             case 0: {  // I/O APIC write, mostly at its registers
                 const std::uint64_t offset =
                     (selector & 0x80) != 0 ? input.next<std::uint16_t>() : (selector & 3U) * 0x10;
@@ -117,6 +121,19 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
                                  input.next<std::uint8_t>());
                 sink.refuse_next = (selector & 0x10) != 0;
                 break;
+            case 10: {
+                constexpr std::uint16_t kPitPorts[] = {0x42, 0x43, 0x61, 0x40};
+                const std::uint16_t port = kPitPorts[selector % 4];
+                const std::uint32_t pit_width = (selector & 0x80) != 0 ? width : 1;
+                if ((selector & 0x40) != 0) {
+                    pit.port_write(port, pit_width, input.next<std::uint8_t>());
+                } else {
+                    const std::uint32_t value = pit.port_read(port, pit_width);
+                    require(pit_width != 1 || value <= 0xFF);
+                }
+                break;
+            }
+            case 11: now_ns += input.next<std::uint32_t>(); break;  // time passes
             default: break;
         }
         // Remote IRR exists only on level-triggered entries (3.2.4).
