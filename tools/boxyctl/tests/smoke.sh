@@ -34,7 +34,7 @@ expect 1 "cannot open /nonexistent/boxy: No such file or directory — is boxy.k
     --device /nonexistent/boxy version
 expect 1 "cannot open /nonexistent/boxy" --device /nonexistent/boxy stats --json
 expect 1 "BOXY_IOCTL_VERSION failed: Inappropriate ioctl for device" --device /dev/null version
-expect 2 "A command (version, stats, start, list, logs, console or stop) is required"
+expect 2 "A command (version, stats, start, list, logs, console, stop or registers) is required"
 expect 2 "not a CPU index" stats --cpu=-1
 expect 2 "not a CPU index" stats --cpu 0x1
 expect 2 "frobnicate" frobnicate
