@@ -80,7 +80,8 @@ struct [[gnu::packed]] Fadt {
     std::uint8_t reserved0;
     std::uint8_t preferred_pm_profile;            // 45
     std::uint16_t sci_int;                        // 46
-    std::array<std::uint8_t, 61> fixed_hardware;  // 48-108: SMI_CMD ... CENTURY
+    std::array<std::uint8_t, 60> fixed_hardware;  // 48-107: SMI_CMD ... MON_ALRM
+    std::uint8_t century;                         // 108: the RTC's CMOS century register
     std::uint16_t iapc_boot_arch;                 // 109: 5.2.9.3
     std::uint8_t reserved1;
     std::uint32_t flags;       // 112: Table 5.10 "Fixed ACPI Description Table Fixed Feature Flags"
@@ -96,7 +97,8 @@ struct [[gnu::packed]] Fadt {
     std::uint64_t hypervisor_vendor_identity;        // 268
 };
 static_assert(offsetof(Fadt, firmware_ctrl) == 36 && offsetof(Fadt, sci_int) == 46);
-static_assert(offsetof(Fadt, iapc_boot_arch) == 109 && offsetof(Fadt, flags) == 112);
+static_assert(offsetof(Fadt, century) == 108 && offsetof(Fadt, iapc_boot_arch) == 109 &&
+              offsetof(Fadt, flags) == 112);
 static_assert(offsetof(Fadt, reset_reg) == 116 && offsetof(Fadt, minor_version) == 131);
 static_assert(offsetof(Fadt, x_firmware_ctrl) == 132 && offsetof(Fadt, x_dsdt) == 140);
 static_assert(offsetof(Fadt, sleep_control_reg) == 244);
@@ -305,7 +307,12 @@ Bytes build_fadt(std::uint64_t dsdt_address, bool isa_devices)
 {
     Fadt fadt{};
     fadt.header = make_header("FACP", 6);
+    // The RTC at 0x70 is there (rtc.hpp) but raises no interrupt: saying
+    // "no CMOS RTC" keeps Linux from binding rtc-cmos to IRQ 8, while it
+    // still reads the wall clock from it at boot. CENTURY names its
+    // century register so that reading needs no guess.
     fadt.iapc_boot_arch = kBootArchVgaNotPresent | kBootArchCmosRtcNotPresent;
+    fadt.century = kRtcCenturyRegister;
     if (isa_devices) {
         fadt.iapc_boot_arch |= kBootArch8042;
     }

@@ -58,6 +58,8 @@ inline constexpr std::uint8_t kSleepTypeShift = 2;  // SLP_TYPx, bits 4:2
 inline constexpr std::uint8_t kSleepTypeMask = 0x1C;
 inline constexpr std::uint8_t kSleepEnable = 0x20;  // SLP_EN, bit 5
 inline constexpr std::uint8_t kWakeStatus = 0x80;   // WAK_STS, bit 7
+// The CMOS RTC's century register (rtc.hpp), named by the FADT's CENTURY.
+inline constexpr std::uint8_t kRtcCenturyRegister = 0x32;
 // The ISA devices (AcpiConfig::isa_devices) at their PC/AT places: the
 // 8042 keyboard controller (data 0x60, command/status 0x64, IRQ 1) and
 // the 16550 UART COM1 (0x3F8-0x3FF, IRQ 4). Their GSIs are the ISA IRQs

@@ -18,6 +18,13 @@ std::uint64_t monotonic_ns()
            static_cast<std::uint64_t>(now.tv_nsec);
 }
 
+std::int64_t realtime_ns()
+{
+    timespec now{};
+    (void)::clock_gettime(CLOCK_REALTIME, &now);
+    return (static_cast<std::int64_t>(now.tv_sec) * 1'000'000'000) + now.tv_nsec;
+}
+
 }  // namespace
 
 std::string describe_failure(const boxy_vcpu_run& run)
@@ -52,6 +59,7 @@ Machine::Machine(const Connections& connections)
              }},
       power_{connections.power},
       pit_{monotonic_ns},
+      rtc_{realtime_ns},
       console_{*connections.memory, *connections.console,
                [this] { console_slot_.signal_used_buffers(); },
                [this] { console_slot_.set_needs_reset(); }},
@@ -73,6 +81,7 @@ void Machine::wire(const IoBus::Logger& log)
                     bus_.add_ports(kResetPort, 1, power_) &&
                     bus_.add_ports(PitChannel2::kCounterPort, 2, pit_) &&
                     bus_.add_ports(PitChannel2::kPortB, 1, pit_) &&
+                    bus_.add_ports(CmosRtc::kIndexPort, 2, rtc_) &&
                     bus_.add_mmio(kGuestDevices[0].base, kVirtioMmioStride, console_slot_) &&
                     bus_.add_mmio(kIoApicAddress, kApicPageSize, ioapic_);
     if (!ok && log) {
@@ -145,7 +154,7 @@ std::string Machine::stats_summary() const
         "I/O APIC delivered {}, refused {}, lost while masked {}, no destination {}, "
         "bad vector {}, unsupported delivery {}, bad accesses {}; virtio-console out {} "
         "in {} input dropped {} broken queues {}, transport refused {}; UART bad accesses {}; "
-        "i8042 ignored {}; power ignored {}; PIT ignored {}",
+        "i8042 ignored {}; power ignored {}; PIT ignored {}; RTC ignored {}",
         bus.unknown_port_reads, bus.unknown_port_writes, bus.unknown_mmio_reads,
         bus.unknown_mmio_writes, bus.bad_width, ioapic.delivered, ioapic.inject_failures,
         ioapic.lost_while_masked, ioapic.no_destination, ioapic.bad_vector,
@@ -154,7 +163,7 @@ std::string Machine::stats_summary() const
         console_transport_.stats().bad_access + console_transport_.stats().unknown_offset +
             console_transport_.stats().wrong_direction + console_transport_.stats().ignored_writes,
         uart_.bad_accesses(), i8042_.ignored_accesses(), power_.ignored_accesses(),
-        pit_.ignored_accesses());
+        pit_.ignored_accesses(), rtc_.ignored_accesses());
 }
 
 }  // namespace boxy::vm

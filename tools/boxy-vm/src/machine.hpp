@@ -24,6 +24,7 @@
 #include "ioapic.hpp"
 #include "pit.hpp"
 #include "power.hpp"
+#include "rtc.hpp"
 #include "uart.hpp"
 #include "virtio/guest_memory.hpp"
 #include "virtio/virtio_mmio.hpp"
@@ -107,6 +108,7 @@ private:
     I8042 i8042_;
     PowerControl power_;
     PitChannel2 pit_;
+    CmosRtc rtc_;
     VirtioConsole console_;
     virtio::VirtioMmioTransport console_transport_;
     VirtioMmioSlot console_slot_;

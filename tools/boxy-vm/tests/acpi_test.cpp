@@ -99,6 +99,8 @@ Walked walk(const Memory& m, std::uint64_t rsdp)
     CHECK(m.read(out.fadt + 8, 1) == 6);                   // revision
     CHECK((m.read(out.fadt + 112, 4) & (1U << 20)) != 0);  // flags: HW_REDUCED_ACPI
     CHECK((m.read(out.fadt + 109, 2) & 0x1) == 0);         // no PnP BIOS legacy devices
+    CHECK((m.read(out.fadt + 109, 2) & 0x20) != 0);        // no rtc-cmos (no IRQ 8)
+    CHECK(m.read(out.fadt + 108, 1) == 0x32);              // CENTURY: the RTC's register
     CHECK(m.read(out.fadt + 36, 4) == 0);                  // no FACS
     CHECK(m.read(out.fadt + 40, 4) == 0);                  // 32-bit DSDT unused
     out.dsdt = m.read(out.fadt + 140, 8);                  // X_DSDT

@@ -2,8 +2,8 @@
 //
 // libFuzzer target: the register interfaces a guest reaches with port I/O
 // and MMIO: the I/O APIC (with devices driving its pins), the 16550 UART,
-// the i8042, the power registers and PIT channel 2 (on a clock the input
-// moves), wired as on the board (UART on pin 4,
+// the i8042, the power registers, PIT channel 2 and the CMOS RTC (on
+// clocks the input moves), wired as on the board (UART on pin 4,
 // keyboard on pin 1). Any sequence of accesses, line changes and EOIs must
 // keep the invariants below and never touch memory it should not (ASan).
 #include "fuzz_input.hpp"
@@ -11,6 +11,7 @@
 #include "ioapic.hpp"
 #include "pit.hpp"
 #include "power.hpp"
+#include "rtc.hpp"
 #include "uart.hpp"
 
 #include <cstddef>
@@ -75,12 +76,16 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     PowerControl power{[](PowerEvent) {}};
     std::uint64_t now_ns = 0;
     PitChannel2 pit{[&now_ns] { return now_ns; }};
+    // The host's wall clock starts anywhere from 1970 to 2199.
+    std::int64_t wall_ns =
+        static_cast<std::int64_t>(input.next<std::uint64_t>() % (7'200'000'000ULL)) * 1'000'000'000;
+    CmosRtc rtc{[&wall_ns] { return wall_ns; }};
 
     for (int step = 0; step < 2000 && !input.empty(); ++step) {
         const auto op = input.next<std::uint8_t>();
         const auto selector = input.next<std::uint8_t>();
         const std::uint32_t width = width_of(selector);
-        switch (op % 12) {
+        switch (op % 14) {
             case 0: {  // I/O APIC write, mostly at its registers
                 const std::uint64_t offset =
                     (selector & 0x80) != 0 ? input.next<std::uint16_t>() : (selector & 3U) * 0x10;
@@ -133,7 +138,28 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
                 }
                 break;
             }
-            case 11: now_ns += input.next<std::uint32_t>(); break;  // time passes
+            case 11: {  // time passes
+                const auto step_ns = input.next<std::uint32_t>();
+                now_ns += step_ns;
+                wall_ns += step_ns;
+                break;
+            }
+            case 12: {
+                const std::uint32_t rtc_width = (selector & 0x80) != 0 ? width : 1;
+                const auto port = static_cast<std::uint16_t>(0x70 + (selector & 1U));
+                if ((selector & 0x40) != 0) {
+                    rtc.port_write(port, rtc_width, input.next<std::uint8_t>());
+                } else {
+                    const std::uint32_t value = rtc.port_read(port, rtc_width);
+                    require(rtc_width != 1 || value <= 0xFF);
+                }
+                break;
+            }
+            case 13: {  // whatever the guest wrote, its clock stays in 1970-2199
+                const std::int64_t guest_s = (wall_ns + rtc.offset_ns()) / 1'000'000'000;
+                require(guest_s >= 0 && guest_s < 7'300'000'000LL);
+                break;
+            }
             default: break;
         }
         // Remote IRR exists only on level-triggered entries (3.2.4).
