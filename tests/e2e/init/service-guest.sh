@@ -40,6 +40,8 @@ if [ ! -c "/dev/$out" ]; then
 fi
 exec <"/dev/$out" >"/dev/$out" 2>&1
 echo "BOXY-GUEST: $name up on $out: $(nproc) CPUs, $(grep MemTotal /proc/meminfo | tr -s ' ')"
+# The wall clock Linux read from the RTC at boot, counted on since.
+echo "BOXY-GUEST: $name clock $(date -u +%s)"
 if [ "$mode" = bench ]; then
   echo "BOXY-GUEST: $name bench init-uptime $init_uptime s"
   poweroff -f

@@ -42,6 +42,7 @@ wait_log() {
 }
 
 cmd="console=hvc0 earlycon=uart,io,0x3f8 quiet"
+started=$(date -u +%s)
 boxyctl start web --kernel /boot/vmlinuz --initrd /boot/guest.img --memory 160 --vcpus 2 \
   --cmdline "$cmd boxy.name=web" || fail "boxyctl start web failed"
 boxyctl start vpn --kernel /boot/vmlinuz --initrd /boot/guest.img --memory 128 --vcpus 1 \
@@ -60,6 +61,14 @@ wait_log vpn "BOXY-GUEST: vpn ready" 600 || fail "vpn did not come up"
 boxyctl logs web | grep 'BOXY-GUEST'
 boxyctl logs vpn | grep 'BOXY-GUEST'
 boxyctl logs web | grep -q "web up on hvc0: 2 CPUs" || fail "web does not see 2 vCPUs"
+# The guests' clocks came from the RTC in boxy-vm: the host's UTC time, not 1970.
+now=$(date -u +%s)
+for vm in web vpn; do
+  clock=$(boxyctl logs "$vm" | sed -n "s/.*BOXY-GUEST: $vm clock \([0-9]*\).*/\1/p" | head -n 1)
+  echo "init: $vm's clock read $clock; the host's was $started at its start, $now now"
+  [ -n "$clock" ] && [ "$clock" -ge $((started - 5)) ] && [ "$clock" -le $((now + 5)) ] ||
+    fail "$vm's wall clock ($clock) is not the host's ($started to $now)"
+done
 marker "service-vms-console"
 
 # A malicious guest beside them.
