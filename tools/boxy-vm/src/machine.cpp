@@ -10,18 +10,12 @@
 namespace boxy::vm {
 namespace {
 
-std::uint64_t monotonic_ns()
+// Nanoseconds on one of the host's clocks: the PIT counts on the
+// monotonic one, the RTC on the wall clock (UTC).
+std::int64_t clock_ns(clockid_t clock)
 {
     timespec now{};
-    (void)::clock_gettime(CLOCK_MONOTONIC, &now);
-    return static_cast<std::uint64_t>(now.tv_sec) * 1'000'000'000U +
-           static_cast<std::uint64_t>(now.tv_nsec);
-}
-
-std::int64_t realtime_ns()
-{
-    timespec now{};
-    (void)::clock_gettime(CLOCK_REALTIME, &now);
+    (void)::clock_gettime(clock, &now);
     return (static_cast<std::int64_t>(now.tv_sec) * 1'000'000'000) + now.tv_nsec;
 }
 
@@ -58,8 +52,8 @@ Machine::Machine(const Connections& connections)
                  }
              }},
       power_{connections.power},
-      pit_{monotonic_ns},
-      rtc_{realtime_ns},
+      pit_{[] { return static_cast<std::uint64_t>(clock_ns(CLOCK_MONOTONIC)); }},
+      rtc_{[] { return clock_ns(CLOCK_REALTIME); }},
       console_{*connections.memory, *connections.console,
                [this] { console_slot_.signal_used_buffers(); },
                [this] { console_slot_.set_needs_reset(); }},

@@ -60,6 +60,20 @@ std::uint32_t width_of(std::uint8_t selector)
     return kWidths[selector % 8];
 }
 
+// A read or write of a device with byte-wide ports: mostly a byte, wider
+// when the selector's top bit asks; a byte read never has bits above 7.
+void access_byte_port(PortDevice& device, std::uint16_t port, std::uint8_t selector,
+                      std::uint32_t width, FuzzInput& input)
+{
+    const std::uint32_t access_width = (selector & 0x80) != 0 ? width : 1;
+    if ((selector & 0x40) != 0) {
+        device.port_write(port, access_width, input.next<std::uint8_t>());
+    } else {
+        const std::uint32_t value = device.port_read(port, access_width);
+        require(access_width != 1 || value <= 0xFF);
+    }
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size)
@@ -128,14 +142,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
                 break;
             case 10: {
                 constexpr std::uint16_t kPitPorts[] = {0x42, 0x43, 0x61, 0x40};
-                const std::uint16_t port = kPitPorts[selector % 4];
-                const std::uint32_t pit_width = (selector & 0x80) != 0 ? width : 1;
-                if ((selector & 0x40) != 0) {
-                    pit.port_write(port, pit_width, input.next<std::uint8_t>());
-                } else {
-                    const std::uint32_t value = pit.port_read(port, pit_width);
-                    require(pit_width != 1 || value <= 0xFF);
-                }
+                access_byte_port(pit, kPitPorts[selector % 4], selector, width, input);
                 break;
             }
             case 11: {  // time passes
@@ -144,17 +151,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
                 wall_ns += step_ns;
                 break;
             }
-            case 12: {
-                const std::uint32_t rtc_width = (selector & 0x80) != 0 ? width : 1;
-                const auto port = static_cast<std::uint16_t>(0x70 + (selector & 1U));
-                if ((selector & 0x40) != 0) {
-                    rtc.port_write(port, rtc_width, input.next<std::uint8_t>());
-                } else {
-                    const std::uint32_t value = rtc.port_read(port, rtc_width);
-                    require(rtc_width != 1 || value <= 0xFF);
-                }
+            case 12:
+                access_byte_port(rtc, static_cast<std::uint16_t>(0x70 + (selector & 1U)), selector,
+                                 width, input);
                 break;
-            }
             case 13: {  // whatever the guest wrote, its clock stays in 1970-2199
                 const std::int64_t guest_s = (wall_ns + rtc.offset_ns()) / 1'000'000'000;
                 require(guest_s >= 0 && guest_s < 7'300'000'000LL);
